@@ -1,0 +1,35 @@
+"""femopt — finite-element design optimization with exact adjoint gradients.
+
+One obvious entry point per concept:
+
+* mesh:      ``femopt.mesh.box / rectangle / read``  → :class:`Mesh`
+* space:     :class:`FunctionSpace`
+* physics:   ``femopt.physics.LinearElasticity / NeoHookean / HeatConduction`` or your own
+* problem:   :class:`Problem` — supports, loads, parameters, ``solve``
+* output:    ``femopt.mesh.write`` (VTU and everything meshio writes)
+
+Importing femopt switches JAX to float64 (``jax_enable_x64``); see ``femopt._config``.
+"""
+from ._config import configure_jax
+
+configure_jax()
+
+from . import assembly, fem, mesh, physics, solvers  # noqa: E402
+from .assembly.parameters import cell_field, nodal_field  # noqa: E402
+from .errors import (FemoptError, InputError, InternalError, MeshError, NewtonError,  # noqa: E402
+                     SingularMatrixError, SolverError)
+from .fem.space import FunctionSpace  # noqa: E402
+from .mesh.mesh import Mesh  # noqa: E402
+from .problem import Problem, State  # noqa: E402
+from .solvers.newton import NewtonOptions  # noqa: E402
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "assembly", "fem", "mesh", "physics", "solvers",
+    "Mesh", "FunctionSpace", "Problem", "State", "NewtonOptions",
+    "cell_field", "nodal_field",
+    "FemoptError", "InputError", "MeshError", "SolverError", "SingularMatrixError",
+    "NewtonError", "InternalError",
+    "__version__",
+]

@@ -1,0 +1,199 @@
+"""Built-in functionals: compliance, volume, field values, aggregates, stress measures,
+misfit to observations. All are JAX expressions of (u, p, X), so their partial
+derivatives — and through the adjoint the total ones — come out exactly."""
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from ..errors import InputError
+from .base import Functional, integrate_cells, integrate_facets
+from .probe import PointProbe
+
+__all__ = ["compliance", "volume", "point_value", "boundary_average", "mean", "p_norm",
+           "von_mises_p_norm", "von_mises_ks", "misfit", "von_mises"]
+
+
+class _Compliance(Functional):
+    def evaluate(self, problem, u, params, X):
+        return jnp.dot(problem.external_loads(params, X), u)
+
+
+def compliance(problem=None) -> Functional:
+    """Work of the external dead loads, f(p, X)·u (structural compliance; for heat
+    conduction the thermal compliance ∫ q T)."""
+    return _Compliance()
+
+
+class _Volume(Functional):
+    def __init__(self, density, cells):
+        self.density, self.cells = density, cells
+
+    def evaluate(self, problem, u, params, X):
+        per_cell = integrate_cells(problem, lambda g, uu, x, p: 1.0, u, params, X, self.cells)
+        if self.density is None:
+            return jnp.sum(per_cell)
+        rho = jnp.asarray(params[self.density])
+        if rho.shape != (problem.mesh.n_cells,):
+            raise InputError(f"volume(density={self.density!r}) needs a per-cell field, got shape {rho.shape}")
+        rho = rho if self.cells is None else rho[self.cells]
+        return jnp.dot(rho, per_cell)
+
+
+def volume(problem=None, *, density: str | None = None, cells=None) -> Functional:
+    """Volume (area in 2D) ∫ dx, or the material volume ∫ ρ dx with ``density`` the name
+    of a per-cell parameter."""
+    return _Volume(density, cells)
+
+
+class _PointValue(Functional):
+    def __init__(self, probe, component):
+        self.probe, self.component = probe, component
+
+    def evaluate(self, problem, u, params, X):
+        values = self.probe.values(problem, u)
+        return values[0] if self.component is None else values[0, self.component]
+
+
+def point_value(problem, point, component=None) -> Functional:
+    """Field value at a point (interpolated in the cell containing it). For a vector
+    field give ``component``."""
+    _check_component(problem, component)
+    return _PointValue(PointProbe(problem.mesh, np.atleast_2d(point)), component)
+
+
+def _check_component(problem, component):
+    c = problem.space.n_components
+    if component is None and c > 1:
+        raise InputError(f"the field has {c} components: pass component=0..{c - 1}")
+    if component is not None and not 0 <= component < c:
+        raise InputError(f"component {component} out of range for {c} component(s)")
+
+
+class _BoundaryAverage(Functional):
+    def __init__(self, facets, component):
+        self.facets, self.component = facets, component
+
+    def evaluate(self, problem, u, params, X):
+        k = self.component
+        pick = (lambda v: v) if k is None else (lambda v: v[k])
+        num = integrate_facets(problem, self.facets, lambda uu, x, n, p: pick(uu), u, params, X)
+        den = integrate_facets(problem, self.facets, lambda uu, x, n, p: 1.0, u, params, X)
+        return jnp.sum(num) / jnp.sum(den)
+
+
+def boundary_average(problem, selection, component=None) -> Functional:
+    """Mean of the field (component) over boundary facets: ∫_Γ u dS / ∫_Γ dS."""
+    _check_component(problem, component)
+    return _BoundaryAverage(problem.mesh.facets(selection), component)
+
+
+class _Mean(Functional):
+    def __init__(self, component, power):
+        self.component, self.power = component, power
+
+    def evaluate(self, problem, u, params, X):
+        k, q = self.component, self.power
+        val = (lambda uu: uu) if k is None else (lambda uu: uu[k])
+        vol = jnp.sum(integrate_cells(problem, lambda g, uu, x, p: 1.0, u, params, X))
+        if q is None:
+            return jnp.sum(integrate_cells(problem, lambda g, uu, x, p: val(uu), u, params, X)) / vol
+        integral = jnp.sum(integrate_cells(problem, lambda g, uu, x, p: jnp.abs(val(uu)) ** q, u, params, X))
+        return (integral / vol) ** (1.0 / q)
+
+
+def mean(problem, component=None) -> Functional:
+    """Volume average of the field (e.g. mean temperature)."""
+    _check_component(problem, component)
+    return _Mean(component, None)
+
+
+def p_norm(problem, p: float = 8.0, component=None) -> Functional:
+    """Volume-normalized p-norm (1/|Ω| ∫ |u|^p dx)^(1/p): a smooth maximum of the field
+    (e.g. peak temperature) that tends to max |u| as p grows."""
+    _check_component(problem, component)
+    return _Mean(component, float(p))
+
+
+def von_mises(stress):
+    """von Mises equivalent of a 3x3 stress: sqrt(3/2 s:s), s the deviator."""
+    s = stress - jnp.trace(stress) / 3.0 * jnp.eye(3)
+    return jnp.sqrt(1.5 * jnp.sum(s * s) + 1e-300)
+
+
+def _point_von_mises(problem):
+    physics = problem.physics
+    if hasattr(physics, "stress_3d"):
+        return lambda g, p: von_mises(physics.stress_3d(g, p))
+    if hasattr(physics, "cauchy_stress"):
+        from ..physics.hyperelasticity import deformation_gradient_3d
+
+        return lambda g, p: von_mises(physics.cauchy_stress(deformation_gradient_3d(g), p))
+    raise InputError(f"von Mises stress needs an elasticity physics, got {type(physics).__name__}")
+
+
+class _StressAggregate(Functional):
+    def __init__(self, kind, exponent, weight):
+        self.kind, self.exponent, self.weight = kind, float(exponent), weight
+
+    def evaluate(self, problem, u, params, X):
+        vm = _point_von_mises(problem)
+        w = self.weight
+        scale = (lambda p: 1.0) if w is None else (lambda p: p[w])
+        vol = jnp.sum(integrate_cells(problem, lambda g, uu, x, p: 1.0, u, params, X))
+        if self.kind == "p":
+            q = self.exponent
+            integral = jnp.sum(integrate_cells(problem, lambda g, uu, x, p: (scale(p) * vm(g, p)) ** q,
+                                               u, params, X))
+            return (integral / vol) ** (1.0 / q)
+        rho = self.exponent
+        # exp of (σ − shift): the shift cancels exactly; stop_gradient keeps it out of the
+        # derivative and it keeps exp from overflowing.
+        shift = jax.lax.stop_gradient(_max_vm(problem, u, params, X, vm, scale))
+        integral = jnp.sum(integrate_cells(
+            problem, lambda g, uu, x, p: jnp.exp(rho * (scale(p) * vm(g, p) - shift)), u, params, X))
+        return shift + jnp.log(integral / vol) / rho
+
+
+def _max_vm(problem, u, params, X, vm, scale):
+    return jnp.max(integrate_cells(problem, lambda g, uu, x, p: scale(p) * vm(g, p), u, params, X)
+                   / integrate_cells(problem, lambda g, uu, x, p: 1.0, u, params, X))
+
+
+def von_mises_p_norm(problem=None, p: float = 8.0, *, weight: str | None = None) -> Functional:
+    """(1/|Ω| ∫ (w σ_vm)^p dx)^(1/p): smooth maximum of the von Mises stress; ``weight``
+    names an optional per-cell parameter (e.g. a relaxed density) multiplying σ_vm."""
+    return _StressAggregate("p", p, weight)
+
+
+def von_mises_ks(problem=None, rho: float = 20.0, *, weight: str | None = None) -> Functional:
+    """Kreisselmeier–Steinhauser aggregate (1/ρ) ln(1/|Ω| ∫ exp(ρ w σ_vm) dx) of the von
+    Mises stress (a smooth maximum)."""
+    return _StressAggregate("ks", rho, weight)
+
+
+class _Misfit(Functional):
+    def __init__(self, probe, observations, weights, component):
+        self.probe, self.obs, self.w, self.component = probe, observations, weights, component
+
+    def evaluate(self, problem, u, params, X):
+        values = self.probe.values(problem, u)
+        if self.component is not None:
+            values = values[:, self.component]
+        values = values.reshape(self.obs.shape)
+        return 0.5 * jnp.sum(self.w * (values - self.obs) ** 2)
+
+
+def misfit(problem, points, observations, weights=None, component=None) -> Functional:
+    """Weighted least squares ½ Σ w_k (u(x_k) − d_k)² against observations ``d`` at
+    ``points (m, dim)``; ``observations`` is ``(m,)`` (scalar field or one component) or
+    ``(m, n_components)``; ``weights`` broadcast to it (e.g. 1/σ²)."""
+    points = np.atleast_2d(np.asarray(points, dtype=np.float64))
+    obs = np.asarray(observations, dtype=np.float64)
+    c = problem.space.n_components
+    expected = (len(points),) if (c == 1 or component is not None) else (len(points), c)
+    if obs.shape != expected:
+        raise InputError(f"observations have shape {obs.shape}, expected {expected}")
+    w = np.ones_like(obs) if weights is None else np.broadcast_to(np.asarray(weights, dtype=np.float64), obs.shape)
+    return _Misfit(PointProbe(problem.mesh, points), obs, w, component)

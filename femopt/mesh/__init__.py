@@ -1,0 +1,22 @@
+"""The mesh layer: :class:`Mesh`, structured and mapped generators, quality checks and
+meshio-based reading and writing.
+
+Node ordering is VTK / meshio's for every cell type (see :mod:`femopt.mesh.cell_types`);
+"node" is a mesh point, "cell" a mesh element, and a facet is ``(cell id, local facet id)``.
+"""
+from .cell_types import CELL_TYPES, CellType, cell_type
+from .generators import box, rectangle
+from .generators_mapped import plate_with_hole, quarter_annulus
+from .io import read, write
+from .mesh import Mesh
+from .quality import (cell_jacobian_signs, cell_measures, corner_jacobians, degenerate_cells,
+                      inverted_cells)
+from .reference import reference_nodes
+
+__all__ = [
+    "Mesh", "CellType", "CELL_TYPES", "cell_type",
+    "rectangle", "box", "quarter_annulus", "plate_with_hole",
+    "read", "write",
+    "corner_jacobians", "cell_jacobian_signs", "inverted_cells", "degenerate_cells",
+    "cell_measures", "reference_nodes",
+]

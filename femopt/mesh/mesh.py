@@ -1,0 +1,407 @@
+"""The :class:`Mesh`: nodes, cells of one cell type, named tags, and selection of nodes,
+facets and cells by tag name, predicate or ids.
+
+A mesh is treated as immutable: its arrays are read-only, and ``tag_*``, ``with_points``
+and ``submesh`` return a new mesh.
+"""
+from __future__ import annotations
+
+import inspect
+from typing import Callable, Mapping
+
+import numpy as np
+
+from ._ids import describe_ids
+from .cell_types import CellType, cell_type as _lookup
+from .quality import check_cells
+from .topology import boundary_facets, unique_facets
+from ..errors import InputError, MeshError
+
+__all__ = ["Mesh"]
+
+Predicate = Callable[[np.ndarray], np.ndarray]
+
+
+class Mesh:
+    """An unstructured mesh of one cell type.
+
+    Args:
+        points: ``(n_nodes, dim)`` coordinates, dim 1-3. Points with an all-zero third
+            column are reduced to 2D for 2D cell types (what meshio returns for flat meshes).
+        cells: ``(n_cells, n_nodes_per_cell)`` node ids in VTK / meshio ordering.
+        cell_type: a :class:`CellType`, or a femopt (``"tri6"``) or meshio
+            (``"triangle6"``) name.
+        node_tags: ``{name: node ids}``.
+        facet_tags: ``{name: (n, 2) (cell id, local facet id)}``.
+        cell_tags: ``{name: cell ids}``.
+        check: also reject inverted and degenerate cells (corner Jacobians; see
+            :mod:`femopt.mesh.quality`).
+
+    Attributes:
+        points: ``(n_nodes, dim)`` float64, read-only.
+        cells: ``(n_cells, n_nodes_per_cell)`` int64, read-only.
+        cell_type: the :class:`CellType`.
+        node_tags: ``{name: sorted unique int64 node ids}``.
+        facet_tags: ``{name: (n, 2) int64 (cell id, local facet id)}``, sorted unique rows.
+        cell_tags: ``{name: sorted unique int64 cell ids}``.
+
+    Raises:
+        MeshError: wrong shapes or dtypes, node ids out of range, repeated nodes in a
+            cell, non-finite coordinates, a spatial dimension below the cell dimension,
+            malformed tags; with ``check=True`` also inverted or degenerate cells.
+    """
+
+    def __init__(self, points, cells, cell_type, *, node_tags=None, facet_tags=None,
+                 cell_tags=None, check: bool = True):
+        try:
+            ctype = _lookup(cell_type)
+        except ValueError as error:
+            raise MeshError(str(error)) from None
+        cells = _as_cells(cells, ctype)
+        points = _as_points(points, ctype)
+        _check_connectivity(cells, ctype, len(points))
+        if check:
+            check_cells(points, cells, ctype)
+        points.flags.writeable = False
+        cells.flags.writeable = False
+        self.points: np.ndarray = points
+        self.cells: np.ndarray = cells
+        self.cell_type: CellType = ctype
+        n_nodes, n_cells = len(points), len(cells)
+        self.node_tags = {name: _as_ids(ids, n_nodes, f"node tag {name!r}", "node")
+                          for name, ids in _as_tag_dict(node_tags, "node_tags").items()}
+        self.facet_tags = {name: _as_facets(f, n_cells, ctype, f"facet tag {name!r}")
+                           for name, f in _as_tag_dict(facet_tags, "facet_tags").items()}
+        self.cell_tags = {name: _as_ids(ids, n_cells, f"cell tag {name!r}", "cell")
+                          for name, ids in _as_tag_dict(cell_tags, "cell_tags").items()}
+        self._cache: dict[str, np.ndarray] = {}
+
+    @property
+    def dim(self) -> int:
+        """Spatial dimension (columns of ``points``)."""
+        return self.points.shape[1]
+
+    @property
+    def n_nodes(self) -> int:
+        return self.points.shape[0]
+
+    @property
+    def n_cells(self) -> int:
+        return self.cells.shape[0]
+
+    def __repr__(self) -> str:
+        tags = [f"{kind} tags {sorted(d)}" for kind, d in
+                (("node", self.node_tags), ("facet", self.facet_tags), ("cell", self.cell_tags)) if d]
+        return (f"Mesh({self.cell_type.name}, {self.n_cells} cells, {self.n_nodes} nodes, "
+                f"dim={self.dim}{''.join(', ' + t for t in tags)})")
+
+    # ----------------------------------------------------------------- geometry, topology
+    def cell_centroids(self) -> np.ndarray:
+        """Mean of each cell's corner nodes, ``(n_cells, dim)``."""
+        return self.points[self.cells[:, : self.cell_type.n_corners]].mean(axis=1)
+
+    def boundary_facets(self) -> np.ndarray:
+        """Facets that belong to exactly one cell, ``(n, 2)`` (cell id, local facet id),
+        sorted. Computed once and cached."""
+        if "boundary" not in self._cache:
+            facets = boundary_facets(self.cells, self.cell_type, self.n_nodes)
+            facets.flags.writeable = False
+            self._cache["boundary"] = facets
+        return self._cache["boundary"]
+
+    def _all_facets(self) -> np.ndarray:
+        if "all" not in self._cache:
+            facets = unique_facets(self.cells, self.cell_type, self.n_nodes)
+            facets.flags.writeable = False
+            self._cache["all"] = facets
+        return self._cache["all"]
+
+    def facet_nodes(self, facets) -> np.ndarray:
+        """Global node ids of facets, ``(n, n_facet_nodes)``, in facet-table order (the
+        corners first; their order gives the outward normal).
+
+        Args:
+            facets: ``(n, 2)`` (cell id, local facet id).
+        """
+        facets = _as_facets(facets, self.n_cells, self.cell_type, "facets", unique=False)
+        table = np.array(self.cell_type.facets, dtype=np.int64)
+        return self.cells[facets[:, :1], table[facets[:, 1]]]
+
+    # ----------------------------------------------------------------------- selection
+    def nodes(self, selection) -> np.ndarray:
+        """Sorted unique node ids (int64) selected by
+
+        * a tag name: a node tag, else the nodes of a facet tag, else of a cell tag;
+        * a predicate ``f(x) -> bool mask``, called once with the ``(n_nodes, dim)``
+          coordinates, e.g. ``lambda x: np.isclose(x[:, 0], 0.0)``;
+        * an array of node ids, or a boolean mask of length ``n_nodes``.
+
+        Raises:
+            InputError: unknown tag name, malformed predicate result or ids, or an
+                empty selection.
+        """
+        if isinstance(selection, str):
+            if selection in self.node_tags:
+                ids = self.node_tags[selection]
+            elif selection in self.facet_tags:
+                ids = np.unique(self.facet_nodes(self.facet_tags[selection]))
+            elif selection in self.cell_tags:
+                ids = np.unique(self.cells[self.cell_tags[selection]])
+            else:
+                raise InputError(f"no tag named {selection!r}; {self._available_tags()}")
+        elif callable(selection):
+            ids = np.flatnonzero(_call_predicate(selection, self.points, "nodes"))
+        else:
+            ids = _as_selected_ids(selection, self.n_nodes, "node")
+        return self._non_empty(ids.astype(np.int64), selection, "nodes")
+
+    def facets(self, selection, boundary_only: bool = True) -> np.ndarray:
+        """Facets ``(n, 2)`` (cell id, local facet id), sorted, selected by
+
+        * a tag name: a facet tag, else the facets whose nodes all lie in a node tag;
+        * a predicate ``f(x) -> bool mask`` called with the coordinates of the facets'
+          nodes ``(n_facets * n_facet_nodes, dim)``: a facet is selected when it holds
+          at ALL of its nodes (mid-edge nodes included);
+        * an ``(n, 2)`` array of facets (validated).
+
+        Args:
+            boundary_only: with a predicate or node tag, search the boundary facets only;
+                with False every facet once (an interior facet as seen from the
+                lower-numbered of its two cells).
+
+        Raises:
+            InputError: unknown tag name, malformed input, or an empty selection.
+        """
+        if isinstance(selection, str) and selection in self.facet_tags:
+            found = self.facet_tags[selection]
+        elif isinstance(selection, str) and selection in self.node_tags:
+            in_tag = np.zeros(self.n_nodes, dtype=bool)
+            in_tag[self.node_tags[selection]] = True
+            candidates = self.boundary_facets() if boundary_only else self._all_facets()
+            found = candidates[in_tag[self.facet_nodes(candidates)].all(axis=1)]
+        elif isinstance(selection, str):
+            raise InputError(f"no facet or node tag named {selection!r}; {self._available_tags()}")
+        elif callable(selection):
+            candidates = self.boundary_facets() if boundary_only else self._all_facets()
+            nodes = self.facet_nodes(candidates)
+            mask = _call_predicate(selection, self.points[nodes.ravel()], "facets")
+            found = candidates[mask.reshape(nodes.shape).all(axis=1)]
+        else:
+            found = _as_facets(selection, self.n_cells, self.cell_type, "facets")
+        return self._non_empty(np.asarray(found, dtype=np.int64), selection, "facets")
+
+    def cells_where(self, predicate: Predicate) -> np.ndarray:
+        """Ids of the cells whose centroid (corner mean) satisfies ``predicate``, which is
+        called with the ``(n_cells, dim)`` centroids. Sorted int64.
+
+        Raises:
+            InputError: malformed predicate result or no cell selected.
+        """
+        if not callable(predicate):
+            raise InputError(f"cells_where expects a predicate f(x) -> bool mask, got {predicate!r}")
+        ids = np.flatnonzero(_call_predicate(predicate, self.cell_centroids(), "cells"))
+        return self._non_empty(ids.astype(np.int64), predicate, "cells")
+
+    def _cells(self, selection) -> np.ndarray:
+        """Cell ids from a cell tag name, a centroid predicate or ids."""
+        if isinstance(selection, str):
+            if selection not in self.cell_tags:
+                raise InputError(f"no cell tag named {selection!r}; {self._available_tags()}")
+            return self._non_empty(self.cell_tags[selection], selection, "cells")
+        if callable(selection):
+            return self.cells_where(selection)
+        ids = _as_selected_ids(selection, self.n_cells, "cell")
+        return self._non_empty(ids, selection, "cells")
+
+    def _available_tags(self) -> str:
+        return (f"available node tags {sorted(self.node_tags)}, facet tags "
+                f"{sorted(self.facet_tags)}, cell tags {sorted(self.cell_tags)}")
+
+    def _non_empty(self, found: np.ndarray, selection, what: str) -> np.ndarray:
+        if len(found) == 0:
+            raise InputError(f"selection {_describe(selection)} selects no {what}; "
+                             f"{self._available_tags()}")
+        return found
+
+    # ------------------------------------------------------------------ derived meshes
+    def _replace(self, **changes) -> "Mesh":
+        args = dict(points=self.points, cells=self.cells, cell_type=self.cell_type,
+                    node_tags=self.node_tags, facet_tags=self.facet_tags,
+                    cell_tags=self.cell_tags, check=False)
+        args.update(changes)
+        return Mesh(args.pop("points"), args.pop("cells"), args.pop("cell_type"), **args)
+
+    def with_points(self, points) -> "Mesh":
+        """The same cells and tags on new coordinates ``(n_nodes, dim)``, validated
+        (including inverted / degenerate cells)."""
+        points = np.asarray(points)
+        if points.ndim != 2 or points.shape[0] != self.n_nodes:
+            raise MeshError(f"with_points expects ({self.n_nodes}, dim) points, got shape {points.shape}")
+        return self._replace(points=points, check=True)
+
+    def tag_nodes(self, name: str, selection) -> "Mesh":
+        """A new mesh with node tag ``name`` set to ``self.nodes(selection)``."""
+        return self._replace(node_tags={**self.node_tags, _tag_name(name): self.nodes(selection)})
+
+    def tag_facets(self, name: str, selection, boundary_only: bool = True) -> "Mesh":
+        """A new mesh with facet tag ``name`` set to ``self.facets(selection, boundary_only)``."""
+        facets = self.facets(selection, boundary_only=boundary_only)
+        return self._replace(facet_tags={**self.facet_tags, _tag_name(name): facets})
+
+    def tag_cells(self, name: str, selection) -> "Mesh":
+        """A new mesh with cell tag ``name``: ``selection`` is a cell tag name, a predicate
+        on cell centroids, or cell ids."""
+        return self._replace(cell_tags={**self.cell_tags, _tag_name(name): self._cells(selection)})
+
+    def submesh(self, selection) -> "Mesh":
+        """The mesh of the selected cells (cell tag name, centroid predicate or ids),
+        nodes renumbered in their original order. Tags are restricted to what remains
+        (a tag may become empty); facets newly on the boundary are untagged."""
+        keep = np.unique(self._cells(selection))
+        cells = self.cells[keep]
+        used = np.zeros(self.n_nodes, dtype=bool)
+        used[cells.ravel()] = True
+        new_node = np.cumsum(used) - 1
+        new_cell = np.full(self.n_cells, -1, dtype=np.int64)
+        new_cell[keep] = np.arange(len(keep))
+        node_tags = {k: new_node[v[used[v]]] for k, v in self.node_tags.items()}
+        cell_tags = {k: new_cell[v[new_cell[v] >= 0]] for k, v in self.cell_tags.items()}
+        facet_tags = {}
+        for name, facets in self.facet_tags.items():
+            kept = facets[new_cell[facets[:, 0]] >= 0]
+            facet_tags[name] = np.stack([new_cell[kept[:, 0]], kept[:, 1]], axis=1)
+        return self._replace(points=self.points[used], cells=new_node[cells], node_tags=node_tags,
+                             facet_tags=facet_tags, cell_tags=cell_tags)
+
+
+# ---------------------------------------------------------------------- validation helpers
+def _as_points(points, ctype: CellType) -> np.ndarray:
+    array = np.asarray(points)
+    if array.dtype.kind not in "fiu":
+        raise MeshError(f"points must be real numbers, got dtype {array.dtype}")
+    if array.ndim != 2 or array.shape[0] == 0 or not 1 <= array.shape[1] <= 3:
+        raise MeshError(f"points must have shape (n_nodes, dim) with n_nodes >= 1 and dim "
+                        f"1, 2 or 3, got shape {array.shape}")
+    array = np.array(array, dtype=np.float64, order="C")
+    bad = np.flatnonzero(~np.all(np.isfinite(array), axis=1))
+    if bad.size:
+        raise MeshError(f"{bad.size} node(s) with non-finite coordinates: node ids {describe_ids(bad)}")
+    if ctype.dim == 2 and array.shape[1] == 3 and not np.any(array[:, 2]):
+        array = np.ascontiguousarray(array[:, :2])
+    if array.shape[1] < ctype.dim:
+        raise MeshError(f"{ctype.name} cells need points of dimension >= {ctype.dim}, got "
+                        f"points of shape {array.shape}")
+    return array
+
+
+def _as_cells(cells, ctype: CellType) -> np.ndarray:
+    array = np.asarray(cells)
+    if array.ndim != 2 or array.shape[0] == 0:
+        raise MeshError(f"cells must have shape (n_cells, {ctype.n_nodes}) for {ctype.name} "
+                        f"with n_cells >= 1, got shape {array.shape}")
+    if array.dtype.kind not in "iu":
+        raise MeshError(f"cells must be integer node ids, got dtype {array.dtype}")
+    if array.shape[1] != ctype.n_nodes:
+        raise MeshError(f"{ctype.name} cells have {ctype.n_nodes} nodes each, got cells of "
+                        f"shape {array.shape}; is the cell type right?")
+    return np.array(array, dtype=np.int64, order="C")
+
+
+def _check_connectivity(cells: np.ndarray, ctype: CellType, n_nodes: int) -> None:
+    bad = np.flatnonzero(np.any((cells < 0) | (cells >= n_nodes), axis=1))
+    if bad.size:
+        raise MeshError(f"{bad.size} cell(s) reference node ids outside 0..{n_nodes - 1}: "
+                        f"cell ids {describe_ids(bad)}", cells=bad)
+    ordered = np.sort(cells, axis=1)
+    bad = np.flatnonzero(np.any(ordered[:, 1:] == ordered[:, :-1], axis=1))
+    if bad.size:
+        raise MeshError(f"{bad.size} {ctype.name} cell(s) list a node twice: cell ids "
+                        f"{describe_ids(bad)}", cells=bad)
+
+
+def _tag_name(name) -> str:
+    if not isinstance(name, str) or not name or any(c in name for c in '"\n'):
+        raise MeshError(f"tag names must be non-empty strings without quotes or newlines, got {name!r}")
+    return name
+
+
+def _as_tag_dict(tags, what: str) -> dict:
+    if tags is None:
+        return {}
+    if not isinstance(tags, Mapping):
+        raise MeshError(f"{what} must be a mapping {{name: ids}}, got {type(tags).__name__}")
+    return {_tag_name(name): value for name, value in tags.items()}
+
+
+def _as_ids(ids, n: int, what: str, kind: str) -> np.ndarray:
+    array = np.asarray(ids)
+    if array.size == 0:
+        return _readonly(np.zeros(0, dtype=np.int64))
+    if array.ndim != 1 or array.dtype.kind not in "iu":
+        raise MeshError(f"{what}: expected a 1D array of integer {kind} ids, got dtype "
+                        f"{array.dtype} and shape {array.shape}")
+    bad = array[(array < 0) | (array >= n)]
+    if bad.size:
+        raise MeshError(f"{what}: {kind} ids outside 0..{n - 1}: {describe_ids(bad)}")
+    return _readonly(np.unique(array.astype(np.int64)))
+
+
+def _as_selected_ids(selection, n: int, kind: str) -> np.ndarray:
+    array = np.asarray(selection)
+    if array.dtype == bool:
+        if array.shape != (n,):
+            raise InputError(f"a boolean {kind} mask must have shape ({n},), got {array.shape}")
+        return np.flatnonzero(array).astype(np.int64)
+    try:
+        return _as_ids(array, n, f"{kind} selection", kind)
+    except MeshError as error:
+        raise InputError(str(error)) from None
+
+
+def _as_facets(facets, n_cells: int, ctype: CellType, what: str, unique: bool = True) -> np.ndarray:
+    array = np.asarray(facets)
+    if array.size == 0:
+        return _readonly(np.zeros((0, 2), dtype=np.int64))
+    if array.ndim != 2 or array.shape[1] != 2 or array.dtype.kind not in "iu":
+        raise MeshError(f"{what}: expected an (n, 2) integer array of (cell id, local facet "
+                        f"id), got dtype {array.dtype} and shape {array.shape}")
+    array = array.astype(np.int64)
+    bad = np.flatnonzero((array[:, 0] < 0) | (array[:, 0] >= n_cells)
+                         | (array[:, 1] < 0) | (array[:, 1] >= ctype.n_facets))
+    if bad.size:
+        raise MeshError(f"{what}: rows {describe_ids(bad)} are not facets (cell ids must be in "
+                        f"0..{n_cells - 1}, local facet ids in 0..{ctype.n_facets - 1} for "
+                        f"{ctype.name})", cells=array[bad, 0])
+    if unique:
+        flat = np.unique(array[:, 0] * ctype.n_facets + array[:, 1])
+        array = np.stack(np.divmod(flat, ctype.n_facets), axis=1)
+    return _readonly(array)
+
+
+def _readonly(array: np.ndarray) -> np.ndarray:
+    array.flags.writeable = False
+    return array
+
+
+def _describe(selection) -> str:
+    if isinstance(selection, str):
+        return repr(selection)
+    if callable(selection):
+        name = getattr(selection, "__name__", repr(selection))
+        try:
+            source = inspect.getsource(selection).strip()
+        except (OSError, TypeError):
+            return f"predicate {name}"
+        return f"predicate {name} ({source[:120]})"
+    array = np.asarray(selection)
+    return f"array of shape {array.shape}"
+
+
+def _call_predicate(predicate: Predicate, x: np.ndarray, what: str) -> np.ndarray:
+    mask = np.asarray(predicate(x))
+    if mask.shape != (len(x),) or mask.dtype != bool:
+        raise InputError(
+            f"the predicate {_describe(predicate)} selecting {what} must return a boolean mask "
+            f"of shape ({len(x)},) for coordinates of shape {x.shape}, got dtype {mask.dtype} "
+            f"and shape {mask.shape}; write it vectorized, e.g. lambda x: np.isclose(x[:, 0], 0.0)")
+    return mask

@@ -1,0 +1,48 @@
+"""Steady heat conduction: flux = k(T) ∇T, with k constant, a field, or a function of T.
+
+Sign convention: the residual is ∫ k ∇T·∇v dx − ∫ q v dx − (boundary terms), so a
+positive heat source ``q`` heats the body (added through ``Problem.heat_source``).
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+from ..errors import InputError
+from .base import Physics
+
+__all__ = ["HeatConduction"]
+
+
+class HeatConduction(Physics):
+    """Heat conduction with conductivity parameter ``k``.
+
+    Args:
+        k: default conductivity (constant, or overridden per cell/node by the problem).
+        conductivity: optional ``f(T, k) -> k_eff`` making the law nonlinear, e.g.
+            ``lambda T, k: k * (1 + 0.01 * T)``; it receives the temperature and the
+            parameter ``k`` at the point, so ``k`` stays differentiable.
+    """
+
+    components = 1
+    source_uses_gradient = False
+    symmetric = True
+
+    def __init__(self, k=1.0, *, conductivity: Callable | None = None):
+        if conductivity is not None and not callable(conductivity):
+            raise InputError(f"conductivity must be a function f(T, k), got {type(conductivity).__name__}")
+        super().__init__(k=k)
+        self.conductivity = conductivity
+        self.linear = conductivity is None
+        self.flux_uses_value = conductivity is not None
+        # k(T) ∇T is not the gradient of an energy: its tangent is unsymmetric.
+        self.symmetric = conductivity is None
+
+    def cache_key(self):
+        return (type(self), self.conductivity)
+
+    def flux(self, grad_T, T, x, p):
+        k = p["k"] if self.conductivity is None else self.conductivity(T, p["k"])
+        return k * grad_T
+
+    def source(self, grad_T, T, x, p):
+        return None

@@ -1,0 +1,184 @@
+"""Preconditioned conjugate gradients for large symmetric positive definite systems.
+
+``factorize`` builds the preconditioner (the expensive, reusable part); each solve runs
+CG from zero. Preconditioners: smoothed-aggregation AMG (pyamg, optional extra
+``femopt[amg]``; falls back to Jacobi with a warning when pyamg is missing), Jacobi, or
+an incomplete LU (SciPy ``spilu``).
+"""
+from __future__ import annotations
+
+import importlib
+import logging
+
+import numpy as np
+import scipy.sparse.linalg as spla
+
+from femopt.errors import InputError, SingularMatrixError, SolverError
+from femopt.solvers.linear_base import Factorization, LinearSolver, format_dofs
+
+__all__ = ["CGSolver", "CGFactorization", "PRECONDITIONERS"]
+
+_log = logging.getLogger("femopt.solvers")
+
+PRECONDITIONERS = ("amg", "jacobi", "ilu")
+
+
+def import_pyamg():
+    """pyamg, or None when it is not installed."""
+    try:
+        return importlib.import_module("pyamg")
+    except ImportError:
+        return None
+
+
+class CGFactorization(Factorization):
+    """A matrix with its preconditioner, solved by CG per right-hand side.
+
+    Attributes:
+        preconditioner: name of the preconditioner actually built.
+        last_iterations: CG iterations of the most recent solve, one per right-hand side.
+    """
+
+    def __init__(self, matrix, preconditioner, apply, apply_transpose, *, rtol, atol, maxiter):
+        super().__init__(matrix, f"cg+{preconditioner}")
+        self.preconditioner = preconditioner
+        self._apply = apply
+        self._apply_transpose = apply_transpose
+        self.rtol = rtol
+        self.atol = atol
+        self.maxiter = maxiter
+        self.last_iterations: list[int] = []
+
+    def _solve(self, b, transpose):
+        n = self.shape[0]
+        operator = self.matrix.T if transpose else self.matrix
+        apply = self._apply_transpose if transpose else self._apply
+        M = spla.LinearOperator((n, n), matvec=apply, dtype=np.float64)
+        columns = b.reshape(n, -1)
+        x = np.zeros_like(columns, order="F")
+        self.last_iterations = []
+        for j in range(columns.shape[1]):
+            x[:, j] = self._solve_one(operator, columns[:, j], M)
+        return x.reshape(b.shape)
+
+    def _solve_one(self, operator, b, M):
+        count = [0]
+
+        def callback(_):
+            count[0] += 1
+
+        x, info = spla.cg(operator, b, rtol=self.rtol, atol=self.atol, maxiter=self.maxiter,
+                          M=M, callback=callback)
+        self.last_iterations.append(count[0])
+        if info == 0 and np.isfinite(x).all():
+            return x
+        b_norm = np.linalg.norm(b)
+        reached = np.linalg.norm(operator @ x - b) / (b_norm if b_norm > 0 else 1.0)
+        if info > 0:
+            why = f"did not converge in {count[0]} iterations"
+        else:
+            why = f"broke down after {count[0]} iterations (is the matrix SPD?)"
+        raise SolverError(
+            f"CG with {self.preconditioner} preconditioner {why}: relative residual "
+            f"{reached:.2e} reached, {self.rtol:.1e} requested (n = {self.shape[0]}). Raise "
+            "maxiter, use a stronger preconditioner ('amg'), or a direct solver."
+        )
+
+
+class CGSolver(LinearSolver):
+    """Preconditioned conjugate gradients (``scipy.sparse.linalg.cg``).
+
+    For symmetric positive definite matrices only; this is not checked (an indefinite or
+    nonsymmetric matrix shows up as slow convergence or a breakdown ``SolverError``).
+    ``solve_transpose`` runs CG on ``A^T`` (the same matrix, for SPD ``A``).
+
+    Args:
+        preconditioner: ``"amg"`` (pyamg smoothed aggregation; Jacobi with a logged
+            warning when pyamg is not installed), ``"jacobi"`` (diagonal), or ``"ilu"``
+            (SciPy ``spilu``; not symmetric, so CG convergence is not guaranteed).
+        rtol: relative residual tolerance, ``||A x - b|| <= max(rtol ||b||, atol)``.
+        atol: absolute residual tolerance.
+        maxiter: iteration limit per right-hand side (``None``: SciPy's ``10 n``).
+        near_nullspace: ``(n, k)`` near-null-space vectors for AMG, e.g. the rigid-body
+            modes of elasticity (k = 3 in 2D, 6 in 3D); ignored by the other
+            preconditioners.
+        ilu_drop_tol, ilu_fill_factor: ``spilu`` parameters.
+
+    Raises (from solves):
+        SolverError: CG did not reach the tolerance (names iterations and residual).
+    """
+
+    def __init__(self, preconditioner="amg", *, rtol=1e-10, atol=0.0, maxiter=None,
+                 near_nullspace=None, ilu_drop_tol=1e-4, ilu_fill_factor=10.0):
+        if preconditioner not in PRECONDITIONERS:
+            raise InputError(f"unknown CG preconditioner {preconditioner!r}; choose one of {PRECONDITIONERS}")
+        if not rtol > 0 or not atol >= 0:
+            raise InputError(f"CG tolerances must be rtol > 0 and atol >= 0, got rtol={rtol!r}, atol={atol!r}")
+        if maxiter is not None and (int(maxiter) != maxiter or maxiter < 1):
+            raise InputError(f"maxiter must be a positive integer or None, got {maxiter!r}")
+        if near_nullspace is not None:
+            near_nullspace = np.asarray(near_nullspace, dtype=np.float64)
+            if near_nullspace.ndim == 1:
+                near_nullspace = near_nullspace[:, None]
+            if near_nullspace.ndim != 2:
+                raise InputError(f"near_nullspace must have shape (n, k), got {near_nullspace.shape}")
+        self.preconditioner = preconditioner
+        self.rtol = float(rtol)
+        self.atol = float(atol)
+        self.maxiter = None if maxiter is None else int(maxiter)
+        self.near_nullspace = near_nullspace
+        self.ilu_drop_tol = ilu_drop_tol
+        self.ilu_fill_factor = ilu_fill_factor
+        self._warned_no_pyamg = False
+
+    def _factorize(self, A):
+        kind = self.preconditioner
+        if kind == "amg":
+            pyamg = import_pyamg()
+            if pyamg is not None:
+                apply = self._amg(A, pyamg)
+                return self._factorization(A, "amg", apply, apply)
+            if not self._warned_no_pyamg:
+                self._warned_no_pyamg = True
+                _log.warning("pyamg is not installed (pip install 'femopt[amg]'); CG falls back "
+                             "to the Jacobi preconditioner, which converges much more slowly")
+            kind = "jacobi"
+        if kind == "jacobi":
+            apply = _jacobi(A)
+            return self._factorization(A, "jacobi", apply, apply)
+        try:
+            ilu = spla.spilu(A.tocsc(), drop_tol=self.ilu_drop_tol, fill_factor=self.ilu_fill_factor)
+        except RuntimeError as error:
+            raise SingularMatrixError(f"incomplete LU failed, the matrix is singular: {error}") from error
+        return self._factorization(A, "ilu", ilu.solve, lambda v: ilu.solve(v, trans="T"))
+
+    def _amg(self, A, pyamg):
+        candidates = self.near_nullspace
+        if candidates is not None and candidates.shape[0] != A.shape[0]:
+            raise InputError(f"near_nullspace has {candidates.shape[0]} rows but the matrix has "
+                             f"{A.shape[0]}; pass one row per (free) dof")
+        hierarchy = pyamg.smoothed_aggregation_solver(A, B=candidates)
+        # A symmetric V-cycle is a symmetric preconditioner: fine for A and A^T = A.
+        return hierarchy.aspreconditioner(cycle="V").matvec
+
+    def _factorization(self, A, name, apply, apply_transpose):
+        return CGFactorization(A, name, apply, apply_transpose,
+                               rtol=self.rtol, atol=self.atol, maxiter=self.maxiter)
+
+    def __repr__(self) -> str:
+        return f"CGSolver(preconditioner={self.preconditioner!r}, rtol={self.rtol:g}, maxiter={self.maxiter})"
+
+
+def _jacobi(A):
+    diagonal = A.diagonal()
+    zero = np.flatnonzero(diagonal == 0.0)
+    if zero.size:
+        raise SingularMatrixError(
+            f"zero diagonal entries at dofs {format_dofs(zero)}: the matrix is singular or not "
+            "positive definite (missing supports, or dofs that belong to no cell?)", dofs=zero)
+    negative = np.flatnonzero(diagonal < 0.0)
+    if negative.size:
+        raise SolverError(f"negative diagonal entries at dofs {format_dofs(negative)}: the matrix is "
+                          "not positive definite, CG does not apply; use the direct solver")
+    inverse = 1.0 / diagonal
+    return lambda v: inverse * np.ravel(v)

@@ -1,0 +1,396 @@
+"""Newton's method with a backtracking line search, for ``r(u) = 0`` on the free dofs.
+
+Each iteration factorizes the Jacobian ``K = dr/du``, solves ``K du = -r`` and takes the
+longest step ``u + a du`` (a = 1, then smaller) that decreases the merit
+``phi(a) = 0.5 ||r(u + a du)||^2`` enough (Armijo). The factorization of the Jacobian at
+the returned solution is kept in the result, so the adjoint solve ``K^T lambda = g``
+costs two triangular solves.
+
+Convergence rule (``tol = atol + rtol * max(||r_0||, residual_scale)``), checked at
+``u_0`` and after every accepted step:
+
+1. residual test: ``||r_k|| <= tol``; or
+2. increment test: ``||a du|| <= inc_tol * max(1, ||u_k||)`` together with
+   ``||r_k|| <= atol + increment_rtol * max(||r_0||, residual_scale)`` — Newton can no
+   longer move ``u`` (the residual sits at its round-off floor), and the residual has
+   already come down by ``increment_rtol``; a tiny step with a large residual is not
+   convergence (it is a stalled line search, or a singular direction).
+
+The residual at the new iterate is the one the line search evaluated, so a linear
+problem is solved in one iteration: assemble ``(r_0, K)``, solve, one residual evaluation
+that passes test 1. With ``refactor_at_solution=True`` (default) the Jacobian is then
+assembled and factorized once more at the solution — for an affine residual (linear
+physics) the Jacobian is constant, and the caller should pass
+``refactor_at_solution=False`` to skip that.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+import scipy.sparse as sp
+
+from femopt.errors import InputError, NewtonError, SingularMatrixError, SolverError
+from femopt.solvers.linear import Factorization, LinearSolver, make_solver
+
+__all__ = ["newton", "NewtonOptions", "NewtonResult", "NewtonIteration", "FAILURE_REASONS"]
+
+_log = logging.getLogger("femopt.newton")
+
+FAILURE_REASONS = ("max_iterations", "line_search", "non_finite", "singular", "linear_solver")
+
+
+@dataclass(frozen=True)
+class NewtonOptions:
+    """Tolerances and switches of :func:`newton`.
+
+    Attributes:
+        atol: absolute residual tolerance, in the residual's own units (force, heat
+            flow); not scaled. It matters when the reference norm is ~0 (a start that
+            already solves the problem, e.g. zero load).
+        rtol: residual tolerance relative to ``max(||r_0||, residual_scale)``.
+        residual_scale: optional reference norm, e.g. ``||f_ext||``: keeps ``rtol``
+            meaningful for warm starts whose ``||r_0||`` is already small.
+        inc_tol: increment test, ``||a du|| <= inc_tol * max(1, ||u||)``.
+        increment_rtol: residual reduction the increment test also requires.
+        max_iterations: Newton iterations (factorizations) before giving up.
+        line_search: backtrack on the merit ``0.5 ||r||^2``; ``False`` takes full steps.
+        max_line_search: step reductions per iteration before giving up.
+        armijo: sufficient-decrease constant c: accept when
+            ``phi(a) <= (1 - 2 c a) phi(0)`` (Newton's direction has ``phi'(0) = -2 phi(0)``).
+        refactor_at_solution: re-assemble and factorize the Jacobian at the returned
+            solution, so ``result.factorization`` belongs to ``result.u`` (needed for
+            exact adjoints of nonlinear problems).
+    """
+
+    atol: float = 1e-10
+    rtol: float = 1e-10
+    residual_scale: float | None = None
+    inc_tol: float = 1e-10
+    increment_rtol: float = 1e-6
+    max_iterations: int = 30
+    line_search: bool = True
+    max_line_search: int = 12
+    armijo: float = 1e-4
+    refactor_at_solution: bool = True
+
+    def __post_init__(self):
+        for name in ("atol", "rtol", "inc_tol", "increment_rtol", "max_iterations", "max_line_search"):
+            value = getattr(self, name)
+            integer = name.startswith("max_")
+            if isinstance(value, bool) or not isinstance(value, int if integer else (int, float)) or value < 0:
+                raise InputError(f"NewtonOptions.{name} must be a{' whole' if integer else ''} "
+                                 f"number >= 0, got {value!r}")
+        if self.max_iterations < 1 or (self.atol == 0 and self.rtol == 0):
+            raise InputError(f"NewtonOptions needs max_iterations >= 1 and atol or rtol > 0, got "
+                             f"max_iterations={self.max_iterations}, atol={self.atol}, rtol={self.rtol}")
+        if self.residual_scale is not None and not self.residual_scale >= 0:
+            raise InputError(f"NewtonOptions.residual_scale must be >= 0 or None, got {self.residual_scale!r}")
+        if not 0 < self.armijo < 0.5:
+            raise InputError(f"NewtonOptions.armijo must lie in (0, 0.5), got {self.armijo!r}")
+
+
+@dataclass(frozen=True)
+class NewtonIteration:
+    """One Newton iteration.
+
+    Attributes:
+        iteration: 1 for the first step from ``u_0``.
+        residual_norm: ``||r(u_k)||`` after the step.
+        increment_norm: ``||a du||``, the step actually taken.
+        step_length: line-search factor ``a`` (1 = full Newton step).
+        line_search_steps: step reductions the line search made.
+        ratio: ``||r_k|| / ||r_{k-1}||`` (linear contraction factor).
+        quadratic_ratio: ``||r_k|| / ||r_{k-1}||^2``, bounded under quadratic convergence.
+    """
+
+    iteration: int
+    residual_norm: float
+    increment_norm: float
+    step_length: float
+    line_search_steps: int
+    ratio: float
+    quadratic_ratio: float
+
+
+@dataclass
+class NewtonResult:
+    """Outcome of :func:`newton`.
+
+    Attributes:
+        u: the solution (or last iterate when not converged), ``(n,)``.
+        converged: whether a convergence test passed.
+        iterations: one :class:`NewtonIteration` per step taken.
+        reason: ``"residual"`` or ``"increment"`` (which test passed), else one of
+            :data:`FAILURE_REASONS`.
+        factorization: when converged, the factorization of the Jacobian at ``u`` (at the
+            previous iterate if ``refactor_at_solution=False``); after a failure the last
+            one computed (or None), not necessarily at ``u``.
+        residual_norm: ``||r(u)||``.
+        initial_residual_norm: ``||r(u_0)||``.
+        message: why it stopped, in words.
+    """
+
+    u: np.ndarray
+    converged: bool
+    iterations: list
+    reason: str
+    factorization: Factorization | None
+    residual_norm: float
+    initial_residual_norm: float
+    message: str = ""
+
+    @property
+    def n_iterations(self) -> int:
+        """Number of Newton steps taken."""
+        return len(self.iterations)
+
+    @property
+    def residual_history(self) -> list[float]:
+        """``[||r_0||, ||r_1||, ...]``."""
+        return [self.initial_residual_norm] + [it.residual_norm for it in self.iterations]
+
+
+class _Failure(Exception):
+    """Internal: stop iterating, for ``reason``."""
+
+    def __init__(self, reason, message):
+        super().__init__(message)
+        self.reason = reason
+
+
+def newton(residual: Callable, residual_and_jacobian: Callable, u0, options: NewtonOptions | None = None,
+           linear_solver: LinearSolver | str | None = None, raise_on_failure: bool = True) -> NewtonResult:
+    """Solve ``r(u) = 0`` by Newton's method with a backtracking line search.
+
+    Args:
+        residual: ``residual(u) -> r``, float64 ``(n,)`` arrays on the free dofs.
+        residual_and_jacobian: ``(u) -> (r, K)``, K a scipy.sparse ``(n, n)`` matrix
+            ``dr/du`` at u.
+        u0: starting point ``(n,)``; never modified.
+        options: :class:`NewtonOptions` (defaults if None).
+        linear_solver: a :class:`LinearSolver`, a name for
+            :func:`~femopt.solvers.linear.make_solver`, or None (``"auto"``).
+        raise_on_failure: raise :class:`NewtonError` when it does not converge
+            (default), else return the result with ``converged=False``.
+
+    Returns:
+        :class:`NewtonResult`.
+
+    Raises:
+        NewtonError: with ``reason`` in :data:`FAILURE_REASONS`, ``history`` (the
+            iteration records), ``last_u`` (a copy of the last iterate) and ``result``.
+        InputError: u0, or an r / K returned by the callbacks, has the wrong shape.
+    """
+    options = options if options is not None else NewtonOptions()
+    u = np.array(u0, dtype=np.float64, copy=True)
+    if u.ndim != 1 or u.size == 0:
+        raise InputError(f"u0 must be a non-empty 1D array of free dofs, got shape {np.shape(u0)}")
+    if not np.isfinite(u).all():
+        raise InputError("u0 holds NaN or Inf entries")
+    iteration = _Iteration(residual, residual_and_jacobian, u, options, make_solver(linear_solver, n_hint=u.size))
+    try:
+        reason, why = iteration.run()
+    except _Failure as failure:
+        result = iteration.result(False, failure.reason, str(failure))
+        if raise_on_failure:
+            error = NewtonError(result.message, history=result.iterations, reason=failure.reason)
+            error.last_u = result.u.copy()
+            error.result = result
+            raise error from failure.__cause__
+        _log.warning("%s", result.message)
+        return result
+    return iteration.result(True, reason, why)
+
+
+class _Iteration:
+    """Mutable state of one Newton solve."""
+
+    def __init__(self, residual, residual_and_jacobian, u, options, solver):
+        self.residual_fn = residual
+        self.residual_and_jacobian_fn = residual_and_jacobian
+        self.u = u
+        self.options = options
+        self.solver = solver
+        self.iterations: list[NewtonIteration] = []
+        self.factorization = None
+        self.r_norm = self.r0_norm = float("nan")
+
+    def run(self) -> tuple[str, str]:
+        """Iterate to convergence; returns (reason, explanation) or raises _Failure."""
+        o = self.options
+        r, K = self.residual_and_jacobian(self.u)
+        self.r_norm = self.r0_norm = float(np.linalg.norm(r))
+        reference = max(self.r0_norm, o.residual_scale or 0.0)
+        tol = o.atol + o.rtol * reference
+        increment_residual_tol = o.atol + o.increment_rtol * reference
+        _log.info("newton it %2d  |r| %.3e  (tolerance %.1e)", 0, self.r_norm, tol)
+        if self.r_norm <= tol:
+            self.factorize(K)
+            return "residual", f"|r_0| = {self.r_norm:.3e} <= {tol:.1e} at the start"
+        for k in range(1, o.max_iterations + 1):
+            if K is None:
+                r, K = self.residual_and_jacobian(self.u)
+            du = self.solve(self.factorize(K), r)
+            step, u_new, r_new, reductions = self.line_search(r, du)
+            r_norm_new = float(np.linalg.norm(r_new))
+            increment = step * float(np.linalg.norm(du))
+            self.record(k, r_norm_new, increment, step, reductions)
+            self.u, r, K, self.r_norm = u_new, r_new, None, r_norm_new
+            if r_norm_new <= tol:
+                why = f"|r| = {r_norm_new:.3e} <= {tol:.1e}"
+                return self.at_solution("residual", why)
+            if (increment <= o.inc_tol * max(1.0, float(np.linalg.norm(self.u)))
+                    and r_norm_new <= increment_residual_tol):
+                why = (f"|du| = {increment:.3e} below the increment tolerance, "
+                       f"|r| = {r_norm_new:.3e} <= {increment_residual_tol:.1e}")
+                return self.at_solution("increment", why)
+        raise _Failure("max_iterations", f"no convergence in {o.max_iterations} iterations, "
+                                         f"|r| = {self.r_norm:.3e} > tolerance {tol:.1e}")
+
+    def at_solution(self, reason, why):
+        if self.options.refactor_at_solution:
+            _, K = self.residual_and_jacobian(self.u)
+            try:
+                self.factorize(K)
+            except _Failure as failure:
+                raise _Failure(failure.reason, f"converged ({why}), but the Jacobian at the solution "
+                                               f"cannot be factorized: {failure}") from failure.__cause__
+        return reason, why
+
+    # -- callbacks, checked -------------------------------------------------------------
+    def evaluate_residual(self, u) -> np.ndarray:
+        return self._checked_residual(self.residual_fn(u))
+
+    def residual_and_jacobian(self, u):
+        r, K = self.residual_and_jacobian_fn(u)
+        r = self._checked_residual(r)
+        if not np.isfinite(r).all():
+            raise _Failure("non_finite", f"the residual is NaN/Inf at the current iterate "
+                                         f"(|u| = {np.linalg.norm(u):.3e})")
+        n = self.u.size
+        if getattr(K, "shape", None) != (n, n):
+            raise InputError(f"residual_and_jacobian must return a ({n}, {n}) Jacobian, got "
+                             f"{type(K).__name__} with shape {getattr(K, 'shape', None)}")
+        if not np.isfinite(K.data if sp.issparse(K) else np.asarray(K)).all():
+            raise _Failure("non_finite", "the Jacobian holds NaN/Inf entries at the current iterate")
+        return r, K
+
+    def _checked_residual(self, r) -> np.ndarray:
+        r = np.asarray(r, dtype=np.float64)
+        if r.shape != self.u.shape:
+            raise InputError(f"the residual must have shape {self.u.shape} like u, got {r.shape}")
+        return r
+
+    # -- linear algebra -----------------------------------------------------------------
+    def factorize(self, K) -> Factorization:
+        with _linear_solver_failures("factorizing the Jacobian"):
+            self.factorization = self.solver.factorize(K)
+        return self.factorization
+
+    def solve(self, factorization, r) -> np.ndarray:
+        with _linear_solver_failures("solving with the Jacobian"):
+            du = factorization.solve(-r)
+        if not np.isfinite(du).all():
+            raise _Failure("singular", "the Newton direction is NaN/Inf: the Jacobian is (nearly) singular")
+        return du
+
+    # -- line search --------------------------------------------------------------------
+    def line_search(self, r, du):
+        """Backtrack from the full step; returns (step, u_new, r_new, reductions)."""
+        o = self.options
+        phi0 = 0.5 * float(r @ r)
+        step, previous, non_finite = 1.0, None, 0
+        for reductions in range(o.max_line_search + 1):
+            u_trial = self.u + step * du
+            r_trial = self.evaluate_residual(u_trial)
+            finite = bool(np.isfinite(r_trial).all())
+            phi = 0.5 * float(r_trial @ r_trial) if finite else np.inf
+            if not o.line_search:
+                if not finite:
+                    raise _Failure("non_finite", "the residual is NaN/Inf after a full Newton step "
+                                                 "(line search is off)")
+                return step, u_trial, r_trial, 0
+            if phi <= (1.0 - 2.0 * o.armijo * step) * phi0:
+                return step, u_trial, r_trial, reductions
+            non_finite += not finite
+            next_step = _backtrack(step, phi, previous, phi0)
+            if finite:
+                previous = (step, phi)
+            step = next_step
+        raise _Failure("line_search", f"no sufficient decrease of |r| = {np.sqrt(2 * phi0):.3e} "
+                                      f"in {o.max_line_search} step reductions ({non_finite} trials gave "
+                                      "NaN/Inf): the Newton direction is not a descent direction (wrong "
+                                      "Jacobian?) or there is no solution near this iterate")
+
+    # -- bookkeeping --------------------------------------------------------------------
+    def record(self, k, r_norm, increment, step, reductions):
+        previous = self.r_norm
+        ratio = r_norm / previous if previous > 0 else np.inf
+        self.iterations.append(NewtonIteration(
+            iteration=k, residual_norm=r_norm, increment_norm=increment, step_length=step,
+            line_search_steps=reductions, ratio=ratio,
+            quadratic_ratio=r_norm / previous**2 if previous > 0 else np.inf))
+        _log.info("newton it %2d  |r| %.3e  |du| %.3e  step %.3g  ls %d", k, r_norm, increment, step, reductions)
+
+    def result(self, converged, reason, why) -> NewtonResult:
+        history = [self.r0_norm] + [it.residual_norm for it in self.iterations]
+        shown = ", ".join(f"{value:.2e}" for value in history[-6:])
+        if converged:
+            message = f"Newton converged in {len(self.iterations)} iterations ({reason} test): {why}"
+        else:
+            message = (f"Newton stopped after {len(self.iterations)} iterations ({reason}): {why}. "
+                       f"|r_0| = {self.r0_norm:.2e}; last residual norms: {shown}")
+        return NewtonResult(u=self.u, converged=converged, iterations=list(self.iterations), reason=reason,
+                            factorization=self.factorization, residual_norm=self.r_norm,
+                            initial_residual_norm=self.r0_norm, message=message)
+
+
+class _linear_solver_failures:
+    """Context manager: linear-solver errors become Newton failures ("singular", "linear_solver")."""
+
+    def __init__(self, doing):
+        self.doing = doing
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, kind, error, traceback):
+        if isinstance(error, SingularMatrixError):
+            raise _Failure("singular", f"singular Jacobian while {self.doing}: {error}") from error
+        if isinstance(error, SolverError):
+            raise _Failure("linear_solver", f"linear solver failed while {self.doing}: {error}") from error
+        return False
+
+
+def _backtrack(step, phi, previous, phi0):
+    """Next trial step: minimizer of a quadratic / cubic model of phi, clipped to [0.1, 0.5]·step.
+
+    Models use phi(0) = phi0 and phi'(0) = -2 phi0 (the Newton direction), the current trial
+    (step, phi) and, when there is one, the previous finite trial (Dennis & Schnabel,
+    Algorithm A6.3.1). A NaN/Inf trial just halves the step.
+    """
+    if not np.isfinite(phi):
+        return 0.5 * step
+    slope = -2.0 * phi0
+    with np.errstate(all="ignore"):
+        if previous is None:
+            curvature = phi - phi0 - slope * step
+            trial = -slope * step**2 / (2.0 * curvature) if curvature > 0 else 0.5 * step
+        else:
+            step_prev, phi_prev = previous
+            t1 = phi - phi0 - slope * step
+            t2 = phi_prev - phi0 - slope * step_prev
+            scale = 1.0 / (step - step_prev)
+            a = scale * (t1 / step**2 - t2 / step_prev**2)
+            b = scale * (-step_prev * t1 / step**2 + step * t2 / step_prev**2)
+            if a == 0.0:
+                trial = -slope / (2.0 * b)
+            else:
+                discriminant = b * b - 3.0 * a * slope
+                trial = (-b + np.sqrt(discriminant)) / (3.0 * a) if discriminant >= 0 else np.nan
+    if not np.isfinite(trial):
+        trial = 0.5 * step
+    return float(np.clip(trial, 0.1 * step, 0.5 * step))

@@ -6,6 +6,8 @@ One obvious entry point per concept:
 * space:     :class:`FunctionSpace`
 * physics:   ``femopt.physics.LinearElasticity / NeoHookean / HeatConduction`` or your own
 * problem:   :class:`Problem` — supports, loads, parameters, ``solve``
+* gradient:  :func:`gradient` / :func:`value_and_grad` of a ``femopt.functionals`` functional
+             (adjoint), :func:`solve` inside ``jax.grad``, :func:`taylor_test` to verify
 * output:    ``femopt.mesh.write`` (VTU and everything meshio writes)
 
 Importing femopt switches JAX to float64 (``jax_enable_x64``); see ``femopt._config``.
@@ -14,19 +16,21 @@ from ._config import configure_jax
 
 configure_jax()
 
-from . import assembly, fem, mesh, physics, solvers  # noqa: E402
+from . import assembly, fem, functionals, mesh, physics, sensitivity, solvers  # noqa: E402
 from .assembly.parameters import cell_field, nodal_field  # noqa: E402
 from .errors import (FemoptError, InputError, InternalError, MeshError, NewtonError,  # noqa: E402
                      SingularMatrixError, SolverError)
 from .fem.space import FunctionSpace  # noqa: E402
 from .mesh.mesh import Mesh  # noqa: E402
 from .problem import Problem, State  # noqa: E402
+from .sensitivity import gradient, solve, taylor_test, value_and_grad  # noqa: E402
 from .solvers.newton import NewtonOptions  # noqa: E402
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "assembly", "fem", "mesh", "physics", "solvers",
+    "assembly", "fem", "functionals", "mesh", "physics", "sensitivity", "solvers",
+    "gradient", "value_and_grad", "solve", "taylor_test",
     "Mesh", "FunctionSpace", "Problem", "State", "NewtonOptions",
     "cell_field", "nodal_field",
     "FemoptError", "InputError", "MeshError", "SolverError", "SingularMatrixError",

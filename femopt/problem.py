@@ -76,7 +76,7 @@ class Problem:
         self.linear_solver = make_solver(linear_solver, n_hint=space.n_dofs)
         self.newton_options = newton or NewtonOptions()
         self.params: dict[str, Any] = dict(physics.parameters)
-        self._point_shapes = {k: np.shape(v) for k, v in physics.parameters.items()}
+        self._point_shapes = {k: self._physics_point_shape(k, v) for k, v in physics.parameters.items()}
         self._load_names: set[str] = set()
         self._cell_terms = [CellTerm(physics)]
         self._facet_terms: list[FacetTerm] = []
@@ -84,6 +84,18 @@ class Problem:
         self._dirichlet: dict[int, float] = {}
         self._assembler: Assembler | None = None
         self.state: State | None = None
+
+    def _physics_point_shape(self, name, value):
+        """Per-point shape of a physics parameter: declared by the physics
+        (``parameter_shapes``), else that of its value — minus a leading cells/nodes axis
+        when the value is a field."""
+        declared = getattr(self.physics, "parameter_shapes", {}) or {}
+        if name in declared:
+            return tuple(declared[name])
+        shape = np.shape(getattr(value, "values", value))
+        if shape and shape[0] in (self.mesh.n_cells, self.mesh.n_nodes):
+            return shape[1:]
+        return shape
 
     # -- supports -----------------------------------------------------------------------
     def fix(self, selection, value=0.0, components=None) -> "Problem":

@@ -23,6 +23,8 @@ uses that order to pick the side of an interior facet.
 from __future__ import annotations
 
 import logging
+from contextlib import redirect_stderr, redirect_stdout
+from io import StringIO
 from pathlib import Path
 
 import meshio
@@ -61,10 +63,14 @@ def read(path, cell_type=None) -> Mesh:
         MeshError: the cells fail :class:`Mesh` validation (e.g. inverted cells).
     """
     path = Path(path)
+    chatter = StringIO()
     try:
-        raw = meshio.read(path)
-    except Exception as error:  # meshio raises many types for unreadable files
-        raise InputError(f"cannot read mesh file {str(path)!r}: {error}") from error
+        # meshio prints its reasons and calls sys.exit when no reader fits the file.
+        with redirect_stdout(chatter), redirect_stderr(chatter):
+            raw = meshio.read(path)
+    except (Exception, SystemExit) as error:
+        reason = " ".join(chatter.getvalue().split()) or f"{type(error).__name__}: {error}"
+        raise InputError(f"cannot read mesh file {str(path)!r}: {reason}") from None
     blocks = [(block.type, np.asarray(block.data, dtype=np.int64)) for block in raw.cells]
     ctype = _pick_cell_type(blocks, cell_type, path)
     volume = [i for i, (name, _) in enumerate(blocks) if from_meshio_name(name) is ctype]

@@ -7,11 +7,12 @@ and ``submesh`` return a new mesh.
 from __future__ import annotations
 
 import inspect
-from typing import Callable, Mapping
+from typing import Callable
 
 import numpy as np
 
-from ._ids import describe_ids
+from ._validation import (as_cells, as_facets, as_ids, as_points, as_selected_ids, as_tag_dict,
+                          check_connectivity, tag_name)
 from .cell_types import CellType, cell_type as _lookup
 from .quality import check_cells
 from .topology import boundary_facets, unique_facets
@@ -57,9 +58,9 @@ class Mesh:
             ctype = _lookup(cell_type)
         except ValueError as error:
             raise MeshError(str(error)) from None
-        cells = _as_cells(cells, ctype)
-        points = _as_points(points, ctype)
-        _check_connectivity(cells, ctype, len(points))
+        cells = as_cells(cells, ctype)
+        points = as_points(points, ctype)
+        check_connectivity(cells, ctype, len(points))
         if check:
             check_cells(points, cells, ctype)
         points.flags.writeable = False
@@ -68,12 +69,12 @@ class Mesh:
         self.cells: np.ndarray = cells
         self.cell_type: CellType = ctype
         n_nodes, n_cells = len(points), len(cells)
-        self.node_tags = {name: _as_ids(ids, n_nodes, f"node tag {name!r}", "node")
-                          for name, ids in _as_tag_dict(node_tags, "node_tags").items()}
-        self.facet_tags = {name: _as_facets(f, n_cells, ctype, f"facet tag {name!r}")
-                           for name, f in _as_tag_dict(facet_tags, "facet_tags").items()}
-        self.cell_tags = {name: _as_ids(ids, n_cells, f"cell tag {name!r}", "cell")
-                          for name, ids in _as_tag_dict(cell_tags, "cell_tags").items()}
+        self.node_tags = {name: as_ids(ids, n_nodes, f"node tag {name!r}", "node")
+                          for name, ids in as_tag_dict(node_tags, "node_tags").items()}
+        self.facet_tags = {name: as_facets(f, n_cells, ctype, f"facet tag {name!r}")
+                           for name, f in as_tag_dict(facet_tags, "facet_tags").items()}
+        self.cell_tags = {name: as_ids(ids, n_cells, f"cell tag {name!r}", "cell")
+                          for name, ids in as_tag_dict(cell_tags, "cell_tags").items()}
         self._cache: dict[str, np.ndarray] = {}
 
     @property
@@ -123,7 +124,7 @@ class Mesh:
         Args:
             facets: ``(n, 2)`` (cell id, local facet id).
         """
-        facets = _as_facets(facets, self.n_cells, self.cell_type, "facets", unique=False)
+        facets = as_facets(facets, self.n_cells, self.cell_type, "facets", unique=False)
         table = np.array(self.cell_type.facets, dtype=np.int64)
         return self.cells[facets[:, :1], table[facets[:, 1]]]
 
@@ -152,7 +153,7 @@ class Mesh:
         elif callable(selection):
             ids = np.flatnonzero(_call_predicate(selection, self.points, "nodes"))
         else:
-            ids = _as_selected_ids(selection, self.n_nodes, "node")
+            ids = as_selected_ids(selection, self.n_nodes, "node")
         return self._non_empty(ids.astype(np.int64), selection, "nodes")
 
     def facets(self, selection, boundary_only: bool = True) -> np.ndarray:
@@ -187,7 +188,7 @@ class Mesh:
             mask = _call_predicate(selection, self.points[nodes.ravel()], "facets")
             found = candidates[mask.reshape(nodes.shape).all(axis=1)]
         else:
-            found = _as_facets(selection, self.n_cells, self.cell_type, "facets")
+            found = as_facets(selection, self.n_cells, self.cell_type, "facets")
         return self._non_empty(np.asarray(found, dtype=np.int64), selection, "facets")
 
     def cells_where(self, predicate: Predicate) -> np.ndarray:
@@ -210,7 +211,7 @@ class Mesh:
             return self._non_empty(self.cell_tags[selection], selection, "cells")
         if callable(selection):
             return self.cells_where(selection)
-        ids = _as_selected_ids(selection, self.n_cells, "cell")
+        ids = as_selected_ids(selection, self.n_cells, "cell")
         return self._non_empty(ids, selection, "cells")
 
     def _available_tags(self) -> str:
@@ -229,7 +230,10 @@ class Mesh:
                     node_tags=self.node_tags, facet_tags=self.facet_tags,
                     cell_tags=self.cell_tags, check=False)
         args.update(changes)
-        return Mesh(args.pop("points"), args.pop("cells"), args.pop("cell_type"), **args)
+        mesh = Mesh(args.pop("points"), args.pop("cells"), args.pop("cell_type"), **args)
+        if mesh.cells is self.cells:  # same topology: keep the cached facet lists
+            mesh._cache = dict(self._cache)
+        return mesh
 
     def with_points(self, points) -> "Mesh":
         """The same cells and tags on new coordinates ``(n_nodes, dim)``, validated
@@ -241,17 +245,17 @@ class Mesh:
 
     def tag_nodes(self, name: str, selection) -> "Mesh":
         """A new mesh with node tag ``name`` set to ``self.nodes(selection)``."""
-        return self._replace(node_tags={**self.node_tags, _tag_name(name): self.nodes(selection)})
+        return self._replace(node_tags={**self.node_tags, tag_name(name): self.nodes(selection)})
 
     def tag_facets(self, name: str, selection, boundary_only: bool = True) -> "Mesh":
         """A new mesh with facet tag ``name`` set to ``self.facets(selection, boundary_only)``."""
         facets = self.facets(selection, boundary_only=boundary_only)
-        return self._replace(facet_tags={**self.facet_tags, _tag_name(name): facets})
+        return self._replace(facet_tags={**self.facet_tags, tag_name(name): facets})
 
     def tag_cells(self, name: str, selection) -> "Mesh":
         """A new mesh with cell tag ``name``: ``selection`` is a cell tag name, a predicate
         on cell centroids, or cell ids."""
-        return self._replace(cell_tags={**self.cell_tags, _tag_name(name): self._cells(selection)})
+        return self._replace(cell_tags={**self.cell_tags, tag_name(name): self._cells(selection)})
 
     def submesh(self, selection) -> "Mesh":
         """The mesh of the selected cells (cell tag name, centroid predicate or ids),
@@ -272,115 +276,6 @@ class Mesh:
             facet_tags[name] = np.stack([new_cell[kept[:, 0]], kept[:, 1]], axis=1)
         return self._replace(points=self.points[used], cells=new_node[cells], node_tags=node_tags,
                              facet_tags=facet_tags, cell_tags=cell_tags)
-
-
-# ---------------------------------------------------------------------- validation helpers
-def _as_points(points, ctype: CellType) -> np.ndarray:
-    array = np.asarray(points)
-    if array.dtype.kind not in "fiu":
-        raise MeshError(f"points must be real numbers, got dtype {array.dtype}")
-    if array.ndim != 2 or array.shape[0] == 0 or not 1 <= array.shape[1] <= 3:
-        raise MeshError(f"points must have shape (n_nodes, dim) with n_nodes >= 1 and dim "
-                        f"1, 2 or 3, got shape {array.shape}")
-    array = np.array(array, dtype=np.float64, order="C")
-    bad = np.flatnonzero(~np.all(np.isfinite(array), axis=1))
-    if bad.size:
-        raise MeshError(f"{bad.size} node(s) with non-finite coordinates: node ids {describe_ids(bad)}")
-    if ctype.dim == 2 and array.shape[1] == 3 and not np.any(array[:, 2]):
-        array = np.ascontiguousarray(array[:, :2])
-    if array.shape[1] < ctype.dim:
-        raise MeshError(f"{ctype.name} cells need points of dimension >= {ctype.dim}, got "
-                        f"points of shape {array.shape}")
-    return array
-
-
-def _as_cells(cells, ctype: CellType) -> np.ndarray:
-    array = np.asarray(cells)
-    if array.ndim != 2 or array.shape[0] == 0:
-        raise MeshError(f"cells must have shape (n_cells, {ctype.n_nodes}) for {ctype.name} "
-                        f"with n_cells >= 1, got shape {array.shape}")
-    if array.dtype.kind not in "iu":
-        raise MeshError(f"cells must be integer node ids, got dtype {array.dtype}")
-    if array.shape[1] != ctype.n_nodes:
-        raise MeshError(f"{ctype.name} cells have {ctype.n_nodes} nodes each, got cells of "
-                        f"shape {array.shape}; is the cell type right?")
-    return np.array(array, dtype=np.int64, order="C")
-
-
-def _check_connectivity(cells: np.ndarray, ctype: CellType, n_nodes: int) -> None:
-    bad = np.flatnonzero(np.any((cells < 0) | (cells >= n_nodes), axis=1))
-    if bad.size:
-        raise MeshError(f"{bad.size} cell(s) reference node ids outside 0..{n_nodes - 1}: "
-                        f"cell ids {describe_ids(bad)}", cells=bad)
-    ordered = np.sort(cells, axis=1)
-    bad = np.flatnonzero(np.any(ordered[:, 1:] == ordered[:, :-1], axis=1))
-    if bad.size:
-        raise MeshError(f"{bad.size} {ctype.name} cell(s) list a node twice: cell ids "
-                        f"{describe_ids(bad)}", cells=bad)
-
-
-def _tag_name(name) -> str:
-    if not isinstance(name, str) or not name or any(c in name for c in '"\n'):
-        raise MeshError(f"tag names must be non-empty strings without quotes or newlines, got {name!r}")
-    return name
-
-
-def _as_tag_dict(tags, what: str) -> dict:
-    if tags is None:
-        return {}
-    if not isinstance(tags, Mapping):
-        raise MeshError(f"{what} must be a mapping {{name: ids}}, got {type(tags).__name__}")
-    return {_tag_name(name): value for name, value in tags.items()}
-
-
-def _as_ids(ids, n: int, what: str, kind: str) -> np.ndarray:
-    array = np.asarray(ids)
-    if array.size == 0:
-        return _readonly(np.zeros(0, dtype=np.int64))
-    if array.ndim != 1 or array.dtype.kind not in "iu":
-        raise MeshError(f"{what}: expected a 1D array of integer {kind} ids, got dtype "
-                        f"{array.dtype} and shape {array.shape}")
-    bad = array[(array < 0) | (array >= n)]
-    if bad.size:
-        raise MeshError(f"{what}: {kind} ids outside 0..{n - 1}: {describe_ids(bad)}")
-    return _readonly(np.unique(array.astype(np.int64)))
-
-
-def _as_selected_ids(selection, n: int, kind: str) -> np.ndarray:
-    array = np.asarray(selection)
-    if array.dtype == bool:
-        if array.shape != (n,):
-            raise InputError(f"a boolean {kind} mask must have shape ({n},), got {array.shape}")
-        return np.flatnonzero(array).astype(np.int64)
-    try:
-        return _as_ids(array, n, f"{kind} selection", kind)
-    except MeshError as error:
-        raise InputError(str(error)) from None
-
-
-def _as_facets(facets, n_cells: int, ctype: CellType, what: str, unique: bool = True) -> np.ndarray:
-    array = np.asarray(facets)
-    if array.size == 0:
-        return _readonly(np.zeros((0, 2), dtype=np.int64))
-    if array.ndim != 2 or array.shape[1] != 2 or array.dtype.kind not in "iu":
-        raise MeshError(f"{what}: expected an (n, 2) integer array of (cell id, local facet "
-                        f"id), got dtype {array.dtype} and shape {array.shape}")
-    array = array.astype(np.int64)
-    bad = np.flatnonzero((array[:, 0] < 0) | (array[:, 0] >= n_cells)
-                         | (array[:, 1] < 0) | (array[:, 1] >= ctype.n_facets))
-    if bad.size:
-        raise MeshError(f"{what}: rows {describe_ids(bad)} are not facets (cell ids must be in "
-                        f"0..{n_cells - 1}, local facet ids in 0..{ctype.n_facets - 1} for "
-                        f"{ctype.name})", cells=array[bad, 0])
-    if unique:
-        flat = np.unique(array[:, 0] * ctype.n_facets + array[:, 1])
-        array = np.stack(np.divmod(flat, ctype.n_facets), axis=1)
-    return _readonly(array)
-
-
-def _readonly(array: np.ndarray) -> np.ndarray:
-    array.flags.writeable = False
-    return array
 
 
 def _describe(selection) -> str:

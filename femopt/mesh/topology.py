@@ -137,8 +137,8 @@ def _same_orientation(cells, table, flat_facets, query):
     cell, local = np.divmod(flat_facets, table.shape[0])
     corners = cells[cell[:, None], table[local]]  # (m, n_fc)
     n_fc = table.shape[1]
-    if n_fc == 1:
-        return np.ones(len(query), dtype=bool)
+    if n_fc <= 2:  # a point, or an edge: its direction is its orientation
+        return np.all(corners == query, axis=1)
     same = np.zeros(len(query), dtype=bool)
     for shift in range(n_fc):
         same |= np.all(np.roll(corners, shift, axis=1) == query, axis=1)

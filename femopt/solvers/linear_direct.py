@@ -113,9 +113,8 @@ class DirectFactorization(Factorization):
         if np.isfinite(x).all():
             operator = self.matrix.T if transpose else self.matrix
             residual_norm = np.linalg.norm(np.reshape(operator @ x - b, b.shape), axis=0)
-            rhs_norm = np.linalg.norm(b, axis=0)
-            relative = np.max(np.where(rhs_norm > 0, residual_norm / np.where(rhs_norm > 0, rhs_norm, 1.0),
-                                       np.where(residual_norm > 0, np.inf, 0.0)))
+            with np.errstate(divide="ignore", invalid="ignore"):
+                relative = np.max(np.where(residual_norm == 0, 0.0, residual_norm / np.linalg.norm(b, axis=0)))
         else:
             relative = np.inf
         if relative <= self.residual_tol:
@@ -210,7 +209,10 @@ class DirectSolver(LinearSolver):
         permc_spec: SuperLU column ordering; ``None`` picks by symmetry.
         residual_tol: every solution is checked, ``||A x - b|| <= residual_tol ||b||``;
             a failed check raises :class:`SingularMatrixError` (near-singular matrix).
-            ``None`` switches the check off.
+            ``None`` switches the check off. Measured: a singular 2D Laplacian gives ~0.5;
+            SIMP-like 2D conduction with void stiffness 1e-9 or 1e-12 in contiguous void
+            regions gives 1e-11..1e-14; void cells scattered as a random checkerboard
+            (isolated solid islands, nearly floating) give 1e-7 at 1e-9, 1e-5 at 1e-12.
 
     Raises (from ``factorize`` / ``solve``):
         SingularMatrixError: exactly or numerically singular matrix, listing empty

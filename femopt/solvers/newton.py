@@ -6,25 +6,21 @@ longest step ``u + a du`` (a = 1, then smaller) that decreases the merit
 the returned solution is kept in the result, so the adjoint solve ``K^T lambda = g``
 costs two triangular solves.
 
-Convergence rule (``tol = atol + rtol * max(||r_0||, residual_scale)``), checked at
-``u_0`` and after every accepted step:
+Convergence (``tol = atol + rtol * max(||r_0||, residual_scale)``), tested at ``u_0`` and
+after every accepted step: (1) residual test ``||r_k|| <= tol``, or (2) increment test
+``||a du|| <= inc_tol * max(1, ||u_k||)`` with ``||r_k|| <= atol + increment_rtol *
+max(||r_0||, residual_scale)``: Newton no longer moves ``u`` (the residual sits at its
+round-off floor) and the residual has already dropped by ``increment_rtol``. A tiny step
+with a large residual is not convergence (a stalled line search, a singular direction).
 
-1. residual test: ``||r_k|| <= tol``; or
-2. increment test: ``||a du|| <= inc_tol * max(1, ||u_k||)`` together with
-   ``||r_k|| <= atol + increment_rtol * max(||r_0||, residual_scale)`` — Newton can no
-   longer move ``u`` (the residual sits at its round-off floor), and the residual has
-   already come down by ``increment_rtol``; a tiny step with a large residual is not
-   convergence (it is a stalled line search, or a singular direction).
-
-The residual at the new iterate is the one the line search evaluated, so a linear
-problem is solved in one iteration: assemble ``(r_0, K)``, solve, one residual evaluation
-that passes test 1. With ``refactor_at_solution=True`` (default) the Jacobian is then
-assembled and factorized once more at the solution — for an affine residual (linear
-physics) the Jacobian is constant, and the caller should pass
-``refactor_at_solution=False`` to skip that.
+The residual at the new iterate is the one the line search evaluated, so a linear problem
+takes one iteration: one assembly of ``(r_0, K)``, one solve, one residual evaluation.
+``refactor_at_solution`` (default True) then assembles and factorizes ``K`` once more at
+the solution; an affine residual (linear physics) has a constant ``K``: pass False.
 """
 from __future__ import annotations
 
+import contextlib
 import logging
 from dataclasses import dataclass
 from typing import Callable
@@ -60,9 +56,8 @@ class NewtonOptions:
         max_line_search: step reductions per iteration before giving up.
         armijo: sufficient-decrease constant c: accept when
             ``phi(a) <= (1 - 2 c a) phi(0)`` (Newton's direction has ``phi'(0) = -2 phi(0)``).
-        refactor_at_solution: re-assemble and factorize the Jacobian at the returned
-            solution, so ``result.factorization`` belongs to ``result.u`` (needed for
-            exact adjoints of nonlinear problems).
+        refactor_at_solution: factorize the Jacobian at the returned solution, so
+            ``result.factorization`` belongs to ``result.u`` (exact nonlinear adjoints).
     """
 
     atol: float = 1e-10
@@ -80,16 +75,16 @@ class NewtonOptions:
         for name in ("atol", "rtol", "inc_tol", "increment_rtol", "max_iterations", "max_line_search"):
             value = getattr(self, name)
             integer = name.startswith("max_")
-            if isinstance(value, bool) or not isinstance(value, int if integer else (int, float)) or value < 0:
+            if isinstance(value, bool) or not isinstance(value, int if integer else (int, float)) \
+                    or value < 0:
                 raise InputError(f"NewtonOptions.{name} must be a{' whole' if integer else ''} "
                                  f"number >= 0, got {value!r}")
-        if self.max_iterations < 1 or (self.atol == 0 and self.rtol == 0):
-            raise InputError(f"NewtonOptions needs max_iterations >= 1 and atol or rtol > 0, got "
-                             f"max_iterations={self.max_iterations}, atol={self.atol}, rtol={self.rtol}")
+        if self.max_iterations < 1 or (self.atol == 0 and self.rtol == 0) or not 0 < self.armijo < 0.5:
+            raise InputError(f"NewtonOptions needs max_iterations >= 1, atol or rtol > 0, 0 < armijo < 0.5; got "
+                             f"max_iterations={self.max_iterations}, atol={self.atol}, rtol={self.rtol}, "
+                             f"armijo={self.armijo}")
         if self.residual_scale is not None and not self.residual_scale >= 0:
-            raise InputError(f"NewtonOptions.residual_scale must be >= 0 or None, got {self.residual_scale!r}")
-        if not 0 < self.armijo < 0.5:
-            raise InputError(f"NewtonOptions.armijo must lie in (0, 0.5), got {self.armijo!r}")
+            raise InputError(f"NewtonOptions.residual_scale must be >= 0 or None, got {self.residual_scale}")
 
 
 @dataclass(frozen=True)
@@ -154,8 +149,6 @@ class NewtonResult:
 
 
 class _Failure(Exception):
-    """Internal: stop iterating, for ``reason``."""
-
     def __init__(self, reason, message):
         super().__init__(message)
         self.reason = reason
@@ -190,7 +183,8 @@ def newton(residual: Callable, residual_and_jacobian: Callable, u0, options: New
         raise InputError(f"u0 must be a non-empty 1D array of free dofs, got shape {np.shape(u0)}")
     if not np.isfinite(u).all():
         raise InputError("u0 holds NaN or Inf entries")
-    iteration = _Iteration(residual, residual_and_jacobian, u, options, make_solver(linear_solver, n_hint=u.size))
+    solver = make_solver(linear_solver, n_hint=u.size)
+    iteration = _Iteration(residual, residual_and_jacobian, u, options, solver)
     try:
         reason, why = iteration.run()
     except _Failure as failure:
@@ -222,7 +216,7 @@ class _Iteration:
         """Iterate to convergence; returns (reason, explanation) or raises _Failure."""
         o = self.options
         r, K = self.residual_and_jacobian(self.u)
-        self.r_norm = self.r0_norm = float(np.linalg.norm(r))
+        self.r_norm = self.r0_norm = _norm(r)
         reference = max(self.r0_norm, o.residual_scale or 0.0)
         tol = o.atol + o.rtol * reference
         increment_residual_tol = o.atol + o.increment_rtol * reference
@@ -234,15 +228,19 @@ class _Iteration:
             if K is None:
                 r, K = self.residual_and_jacobian(self.u)
             du = self.solve(self.factorize(K), r)
-            step, u_new, r_new, reductions = self.line_search(r, du)
-            r_norm_new = float(np.linalg.norm(r_new))
-            increment = step * float(np.linalg.norm(du))
+            # At the residual's round-off floor the Armijo test cannot judge a step below the
+            # increment tolerance: such a step is taken in full.
+            floor = (_norm(du) <= o.inc_tol * max(1.0, _norm(self.u))
+                     and self.r_norm <= increment_residual_tol)
+            step, u_new, r_new, reductions = self.line_search(r, du, full_step=floor)
+            r_norm_new = _norm(r_new)
+            increment = step * _norm(du)
             self.record(k, r_norm_new, increment, step, reductions)
             self.u, r, K, self.r_norm = u_new, r_new, None, r_norm_new
             if r_norm_new <= tol:
                 why = f"|r| = {r_norm_new:.3e} <= {tol:.1e}"
                 return self.at_solution("residual", why)
-            if (increment <= o.inc_tol * max(1.0, float(np.linalg.norm(self.u)))
+            if (increment <= o.inc_tol * max(1.0, _norm(self.u))
                     and r_norm_new <= increment_residual_tol):
                 why = (f"|du| = {increment:.3e} below the increment tolerance, "
                        f"|r| = {r_norm_new:.3e} <= {increment_residual_tol:.1e}")
@@ -262,14 +260,14 @@ class _Iteration:
 
     # -- callbacks, checked -------------------------------------------------------------
     def evaluate_residual(self, u) -> np.ndarray:
-        return self._checked_residual(self.residual_fn(u))
+        return _as_residual(self.residual_fn(u), self.u.shape)
 
     def residual_and_jacobian(self, u):
         r, K = self.residual_and_jacobian_fn(u)
-        r = self._checked_residual(r)
+        r = _as_residual(r, self.u.shape)
         if not np.isfinite(r).all():
             raise _Failure("non_finite", f"the residual is NaN/Inf at the current iterate "
-                                         f"(|u| = {np.linalg.norm(u):.3e})")
+                                         f"(|u| = {_norm(u):.3e})")
         n = self.u.size
         if getattr(K, "shape", None) != (n, n):
             raise InputError(f"residual_and_jacobian must return a ({n}, {n}) Jacobian, got "
@@ -277,12 +275,6 @@ class _Iteration:
         if not np.isfinite(K.data if sp.issparse(K) else np.asarray(K)).all():
             raise _Failure("non_finite", "the Jacobian holds NaN/Inf entries at the current iterate")
         return r, K
-
-    def _checked_residual(self, r) -> np.ndarray:
-        r = np.asarray(r, dtype=np.float64)
-        if r.shape != self.u.shape:
-            raise InputError(f"the residual must have shape {self.u.shape} like u, got {r.shape}")
-        return r
 
     # -- linear algebra -----------------------------------------------------------------
     def factorize(self, K) -> Factorization:
@@ -298,20 +290,20 @@ class _Iteration:
         return du
 
     # -- line search --------------------------------------------------------------------
-    def line_search(self, r, du):
+    def line_search(self, r, du, full_step=False):
         """Backtrack from the full step; returns (step, u_new, r_new, reductions)."""
         o = self.options
-        phi0 = 0.5 * float(r @ r)
+        phi0 = _merit(r)
         step, previous, non_finite = 1.0, None, 0
         for reductions in range(o.max_line_search + 1):
             u_trial = self.u + step * du
             r_trial = self.evaluate_residual(u_trial)
             finite = bool(np.isfinite(r_trial).all())
-            phi = 0.5 * float(r_trial @ r_trial) if finite else np.inf
-            if not o.line_search:
+            phi = _merit(r_trial) if finite else np.inf
+            if full_step or not o.line_search:
                 if not finite:
                     raise _Failure("non_finite", "the residual is NaN/Inf after a full Newton step "
-                                                 "(line search is off)")
+                                                 "(line search off, or a round-off-sized step)")
                 return step, u_trial, r_trial, 0
             if phi <= (1.0 - 2.0 * o.armijo * step) * phi0:
                 return step, u_trial, r_trial, reductions
@@ -327,42 +319,34 @@ class _Iteration:
 
     # -- bookkeeping --------------------------------------------------------------------
     def record(self, k, r_norm, increment, step, reductions):
-        previous = self.r_norm
-        ratio = r_norm / previous if previous > 0 else np.inf
+        previous = self.r_norm  # > 0: it failed the convergence test
+        ratio = r_norm / previous
         self.iterations.append(NewtonIteration(
             iteration=k, residual_norm=r_norm, increment_norm=increment, step_length=step,
-            line_search_steps=reductions, ratio=ratio,
-            quadratic_ratio=r_norm / previous**2 if previous > 0 else np.inf))
+            line_search_steps=reductions, ratio=ratio, quadratic_ratio=ratio / previous))
         _log.info("newton it %2d  |r| %.3e  |du| %.3e  step %.3g  ls %d", k, r_norm, increment, step, reductions)
 
     def result(self, converged, reason, why) -> NewtonResult:
-        history = [self.r0_norm] + [it.residual_norm for it in self.iterations]
-        shown = ", ".join(f"{value:.2e}" for value in history[-6:])
-        if converged:
-            message = f"Newton converged in {len(self.iterations)} iterations ({reason} test): {why}"
-        else:
-            message = (f"Newton stopped after {len(self.iterations)} iterations ({reason}): {why}. "
-                       f"|r_0| = {self.r0_norm:.2e}; last residual norms: {shown}")
-        return NewtonResult(u=self.u, converged=converged, iterations=list(self.iterations), reason=reason,
-                            factorization=self.factorization, residual_norm=self.r_norm,
-                            initial_residual_norm=self.r0_norm, message=message)
+        result = NewtonResult(u=self.u, converged=converged, iterations=list(self.iterations), reason=reason,
+                              factorization=self.factorization, residual_norm=self.r_norm,
+                              initial_residual_norm=self.r0_norm)
+        shown = ", ".join(f"{value:.2e}" for value in result.residual_history[-6:])
+        result.message = (f"Newton converged in {result.n_iterations} iterations ({reason} test): {why}"
+                          if converged else
+                          f"Newton stopped after {result.n_iterations} iterations ({reason}): {why.rstrip('.')}. "
+                          f"|r_0| = {self.r0_norm:.2e}; last residual norms: {shown}")
+        return result
 
 
-class _linear_solver_failures:
-    """Context manager: linear-solver errors become Newton failures ("singular", "linear_solver")."""
-
-    def __init__(self, doing):
-        self.doing = doing
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, kind, error, traceback):
-        if isinstance(error, SingularMatrixError):
-            raise _Failure("singular", f"singular Jacobian while {self.doing}: {error}") from error
-        if isinstance(error, SolverError):
-            raise _Failure("linear_solver", f"linear solver failed while {self.doing}: {error}") from error
-        return False
+@contextlib.contextmanager
+def _linear_solver_failures(doing):
+    """Linear-solver errors become Newton failures ("singular", "linear_solver")."""
+    try:
+        yield
+    except SingularMatrixError as error:
+        raise _Failure("singular", f"singular Jacobian while {doing}: {error}") from error
+    except SolverError as error:
+        raise _Failure("linear_solver", f"linear solver failed while {doing}: {error}") from error
 
 
 def _backtrack(step, phi, previous, phi0):
@@ -374,6 +358,7 @@ def _backtrack(step, phi, previous, phi0):
     """
     if not np.isfinite(phi):
         return 0.5 * step
+    phi, phi0, step = np.float64(phi), np.float64(phi0), np.float64(step)
     slope = -2.0 * phi0
     with np.errstate(all="ignore"):
         if previous is None:
@@ -384,13 +369,32 @@ def _backtrack(step, phi, previous, phi0):
             t1 = phi - phi0 - slope * step
             t2 = phi_prev - phi0 - slope * step_prev
             scale = 1.0 / (step - step_prev)
-            a = scale * (t1 / step**2 - t2 / step_prev**2)
-            b = scale * (-step_prev * t1 / step**2 + step * t2 / step_prev**2)
-            if a == 0.0:
-                trial = -slope / (2.0 * b)
+            cubic = scale * (t1 / step**2 - t2 / step_prev**2)
+            quadratic = scale * (-step_prev * t1 / step**2 + step * t2 / step_prev**2)
+            if cubic == 0.0:
+                trial = -slope / (2.0 * quadratic)
             else:
-                discriminant = b * b - 3.0 * a * slope
-                trial = (-b + np.sqrt(discriminant)) / (3.0 * a) if discriminant >= 0 else np.nan
+                discriminant = quadratic**2 - 3.0 * cubic * slope
+                trial = (-quadratic + np.sqrt(discriminant)) / (3.0 * cubic)
     if not np.isfinite(trial):
         trial = 0.5 * step
     return float(np.clip(trial, 0.1 * step, 0.5 * step))
+
+
+def _as_residual(r, shape) -> np.ndarray:
+    r = np.asarray(r, dtype=np.float64)
+    if r.shape != shape:
+        raise InputError(f"the residual must have shape {shape} like u, got {r.shape}")
+    return r
+
+
+def _norm(x) -> float:
+    """Euclidean norm; inf (not an overflow warning) for a run-away iterate."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        return float(np.linalg.norm(x))
+
+
+def _merit(r) -> float:
+    """``0.5 ||r||^2`` (inf on overflow)."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        return float(0.5 * np.dot(r, r))

@@ -165,6 +165,23 @@ def test_optional_cholmod_path_and_its_fallbacks(monkeypatch, caplog):
     assert "symmetric matrices only" in caplog.text and "not positive" in caplog.text
 
 
+def test_optional_pardiso_path(monkeypatch):
+    class FakePardiso:  # pypardiso's API: factorize(A), then solve(A, b) reuses the factors
+        def factorize(self, A):
+            self.lu = spla.splu(sp.csc_matrix(A))
+
+        def solve(self, A, b):
+            return self.lu.solve(b)
+
+    module = types.ModuleType("pypardiso")
+    module.PyPardisoSolver = FakePardiso
+    monkeypatch.setitem(sys.modules, "pypardiso", module)
+    fact = DirectSolver(backend="pardiso").factorize(random_matrix("spd"))
+    assert fact.solver_name == "pardiso"
+    b = np.ones(fact.shape[0])
+    assert relative_error(fact.solve_transpose(b), np.linalg.solve(fact.matrix.toarray(), b)) < 1e-10
+
+
 def test_direct_rejects_bad_input():
     with pytest.raises(InputError, match="square"):
         DirectSolver().factorize(sp.random(3, 4, density=0.5, format="csr"))

@@ -1,0 +1,1 @@
+"""Benchmarks: analytic problems with exact solutions (validation) and performance runs."""

@@ -63,35 +63,72 @@ def read(path, cell_type=None) -> Mesh:
         MeshError: the cells fail :class:`Mesh` validation (e.g. inverted cells).
     """
     path = Path(path)
+    raw = _meshio_read(path)
+    blocks = [(block.type, np.asarray(block.data, dtype=np.int64)) for block in raw.cells]
+    ctype = _pick_cell_type(blocks, cell_type, path)
+    cells, offsets, cell_of_row = _merge_volume_blocks(blocks, ctype, len(raw.points), path)
+    found = _collect_tags(raw, blocks, ctype, offsets, cell_of_row)
+    facet_tags = {}
+    for name, parts in found["facet"].items():
+        facet_rows = np.concatenate(parts)
+        facets = match_facets(cells, ctype, len(raw.points), facet_rows)
+        missing = np.flatnonzero(facets[:, 0] < 0)
+        if missing.size:
+            raise InputError(f"{str(path)!r}: {missing.size} element(s) of facet tag {name!r} "
+                             f"are not facets of any {ctype.name} cell, nodes "
+                             f"{describe_ids(facet_rows[missing[0]])} first")
+        facet_tags[name] = facets
+    mesh = Mesh(raw.points, cells, ctype, facet_tags=facet_tags,
+                node_tags={k: np.concatenate(v) for k, v in found["node"].items()},
+                cell_tags={k: np.concatenate(v) for k, v in found["cell"].items()})
+    if "gmsh:physical" in raw.cell_data:
+        for name in [n for n, f in mesh.facet_tags.items() if n not in mesh.node_tags and len(f)]:
+            mesh = mesh.tag_nodes(name, name)
+    unused = mesh.n_nodes - len(np.unique(mesh.cells))
+    if unused:
+        log.warning("%s: %d node(s) belong to no %s cell", path, unused, ctype.name)
+    return mesh
+
+
+def _meshio_read(path: Path) -> meshio.Mesh:
     chatter = StringIO()
     try:
         # meshio prints its reasons and calls sys.exit when no reader fits the file.
         with redirect_stdout(chatter), redirect_stderr(chatter):
-            raw = meshio.read(path)
+            return meshio.read(path)
     except (Exception, SystemExit) as error:
         reason = " ".join(chatter.getvalue().split()) or f"{type(error).__name__}: {error}"
         raise InputError(f"cannot read mesh file {str(path)!r}: {reason}") from None
-    blocks = [(block.type, np.asarray(block.data, dtype=np.int64)) for block in raw.cells]
-    ctype = _pick_cell_type(blocks, cell_type, path)
+
+
+def _merge_volume_blocks(blocks, ctype: CellType, n_points: int, path):
+    """Concatenate the blocks of ``ctype``; a cell listed twice (same nodes) becomes one.
+
+    Returns:
+        cells ``(n_cells, n_nodes_per_cell)``, ``{block index: first row}``, and the cell
+        id of every concatenated row.
+    """
     volume = [i for i, (name, _) in enumerate(blocks) if from_meshio_name(name) is ctype]
     offsets = dict(zip(volume, np.cumsum([0] + [len(blocks[i][1]) for i in volume])))
     rows = np.concatenate([blocks[i][1] for i in volume])
-    n_points = len(raw.points)
     if rows.size and (rows.min() < 0 or rows.max() >= n_points):
         raise InputError(f"{str(path)!r}: {ctype.meshio_name} cells reference nodes outside "
                          f"0..{n_points - 1}")
     ids = row_ids(np.sort(rows, axis=1), n_points)
     _, first, inverse = np.unique(ids, return_index=True, return_inverse=True)
-    order = np.argsort(first)
+    order = np.argsort(first)  # distinct cells in order of first appearance
     rank = np.empty_like(order)
     rank[order] = np.arange(len(order))
-    cell_of_row = rank[inverse.ravel()]
-    cells = rows[first[order]]
+    return rows[first[order]], offsets, rank[inverse.ravel()]
 
-    found = {"node": {}, "facet": {}, "cell": {}}  # kind -> name -> list of id arrays / facet rows
+
+def _collect_tags(raw: meshio.Mesh, blocks, ctype: CellType, offsets, cell_of_row) -> dict:
+    """Gmsh physical groups and femopt indicator arrays, as
+    ``{"node" | "facet" | "cell": {name: [node ids | facet node rows | cell ids, ...]}}``."""
+    found = {"node": {}, "facet": {}, "cell": {}}
 
     def add(kind, name, values):
-        prefix = f"{kind}:"
+        prefix = f"{kind}:"  # written by _gmsh_blocks where kinds share a name
         name = name[len(prefix):] if name.startswith(prefix) else name
         found[kind].setdefault(name, []).append(values)
 
@@ -114,7 +151,7 @@ def read(path, cell_type=None) -> Mesh:
     if physical is not None:
         names = {(int(dim), int(tag)): name for name, (tag, dim) in
                  ((n, np.asarray(v).ravel()[:2]) for n, v in raw.field_data.items())}
-        for i, (name, data) in enumerate(blocks):
+        for i, (name, _) in enumerate(blocks):
             kind = block_kind(i, name)
             if kind is None:
                 continue
@@ -126,35 +163,14 @@ def read(path, cell_type=None) -> Mesh:
     for key, per_block in raw.cell_data.items():
         for kind in ("cell", "facet"):
             if key.startswith(_PREFIX[kind]):
-                for i, (name, data) in enumerate(blocks):
+                for i, (name, _) in enumerate(blocks):
                     if block_kind(i, name) == kind:
                         selected = np.flatnonzero(np.asarray(per_block[i]).ravel())
                         add(kind, key[len(_PREFIX[kind]):], rows_of(kind, i, selected))
     for key, values in raw.point_data.items():
         if key.startswith(_PREFIX["node"]):
             add("node", key[len(_PREFIX["node"]):], np.flatnonzero(np.asarray(values).ravel()))
-
-    node_tags = {k: np.concatenate(v) for k, v in found["node"].items()}
-    cell_tags = {k: np.concatenate(v) for k, v in found["cell"].items()}
-    facet_tags = {}
-    for name, parts in found["facet"].items():
-        facet_rows = np.concatenate(parts)
-        facets = match_facets(cells, ctype, n_points, facet_rows)
-        missing = np.flatnonzero(facets[:, 0] < 0)
-        if missing.size:
-            raise InputError(f"{str(path)!r}: {missing.size} element(s) of facet tag {name!r} "
-                             f"are not facets of any {ctype.name} cell, nodes "
-                             f"{describe_ids(facet_rows[missing[0]])} first")
-        facet_tags[name] = facets
-    mesh = Mesh(raw.points, cells, ctype, node_tags=node_tags, facet_tags=facet_tags,
-                cell_tags=cell_tags)
-    if physical is not None:
-        for name in [n for n, f in mesh.facet_tags.items() if n not in mesh.node_tags and len(f)]:
-            mesh = mesh.tag_nodes(name, name)
-    unused = mesh.n_nodes - len(np.unique(mesh.cells))
-    if unused:
-        log.warning("%s: %d node(s) belong to no %s cell", path, unused, ctype.name)
-    return mesh
+    return found
 
 
 def _pick_cell_type(blocks, wanted, path) -> CellType:
@@ -196,6 +212,9 @@ def write(path, mesh: Mesh, point_data=None, cell_data=None) -> None:
         InputError: wrongly shaped data, a data name that collides with the tag
             encoding, or a file meshio cannot write (the reason included).
     """
+    if isinstance(path, Mesh) or not isinstance(mesh, Mesh):
+        raise InputError(f"write(path, mesh, ...) takes the file first and the Mesh second, got "
+                         f"{type(path).__name__} and {type(mesh).__name__}")
     path = Path(path)
     points = np.zeros((mesh.n_nodes, 3))
     points[:, : mesh.dim] = mesh.points

@@ -3,7 +3,7 @@
 ``factorize`` builds the preconditioner (the expensive, reusable part); each solve runs
 CG from zero. Preconditioners: smoothed-aggregation AMG (pyamg, optional extra
 ``femopt[amg]``; falls back to Jacobi with a warning when pyamg is missing), Jacobi, or
-an incomplete LU (SciPy ``spilu``).
+a symmetrized incomplete LU (SciPy ``spilu``).
 """
 from __future__ import annotations
 

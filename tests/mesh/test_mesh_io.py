@@ -192,6 +192,8 @@ def test_write_errors_name_the_file(tmp_path):
         write(tmp_path / "x.unknownformat", mesh)
     with pytest.raises(InputError, match="cannot write fields to the Gmsh file"):
         write(tmp_path / "x.msh", mesh, point_data={"T": np.zeros(9)})
+    with pytest.raises(InputError, match="takes the file first and the Mesh second"):
+        write(mesh, tmp_path / "x.vtu")
 
 
 def test_xdmf_round_trip(tmp_path):

@@ -8,7 +8,7 @@ adjoint reuses.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Mapping
 
 import jax.numpy as jnp
@@ -303,6 +303,10 @@ class Problem:
             u0 = np.zeros(self.space.n_dofs)
         prescribed = self.prescribed_values()
         options = self.newton_options
+        if getattr(self.physics, "linear", False):
+            # An affine residual has one tangent: the factorization of the Newton step is
+            # already the one at the solution, so don't assemble and factorize it again.
+            options = replace(options, refactor_at_solution=False)
 
         def solve_at(load_factor, u_start_free):
             scaled = {k: (np.asarray(v) * load_factor if k in self._load_names else v) for k, v in params.items()}

@@ -1,0 +1,352 @@
+"""Plots of fields, deformed shapes, designs and sensitivities with pyvista.
+
+Every function draws one picture and takes the same output arguments:
+
+* ``screenshot="name.png"`` renders off screen to that file (no display needed) and
+  returns its path;
+* ``screenshot=None`` opens a window (needs a display: on Linux ``DISPLAY`` or
+  ``WAYLAND_DISPLAY``; without one the error says to pass ``screenshot=``);
+* ``plotter=pyvista.Plotter(...)`` draws into that plotter (e.g. one subplot) and
+  returns it without showing, for composing pictures.
+
+2D meshes are seen from +z with a parallel projection, 3D meshes from an isometric
+view. Nodal or per-cell values are told apart by their length; when a mesh has as many
+nodes as cells, wrap the values in ``femopt.nodal_field`` or ``femopt.cell_field``.
+"""
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+import pyvista as pv
+
+from ..assembly.parameters import CELL, NODE
+from ..errors import InputError
+from ..mesh.mesh import Mesh
+from .convert import cell_array, padded_points, point_array, to_pyvista
+from .fields import von_mises
+
+__all__ = ["plot", "plot_scalar", "plot_sensitivity", "plot_design", "plot_shapes",
+           "display_available"]
+
+_WINDOW_SIZE = (1024, 768)
+_OUTLINE_COLOR = "gray"
+
+
+def plot(mesh, field=None, *, scalars=None, deformed: bool = False, scale: float = 1.0,
+         glyphs: bool = False, problem=None, name: str | None = None, cmap=None, clim=None,
+         show_edges: bool | None = None, show_undeformed: bool = True, title: str | None = None,
+         screenshot=None, window_size=None, plotter=None):
+    """Plot a mesh, a field on it, and optionally its deformed shape and arrows.
+
+    Args:
+        mesh: the :class:`~femopt.Mesh`, or a solved :class:`~femopt.Problem` (then
+            ``problem`` is it and ``field`` defaults to its last solution).
+        field: ``None``; nodal scalars ``(n_nodes,)``; a nodal vector field such as a
+            displacement ``(n_nodes, dim)``; or per-cell values ``(n_cells,)``.
+        scalars: what colours the mesh: ``None`` (the field; a vector field by its
+            magnitude; no field: one plain colour), ``"magnitude"``, ``"von_mises"``
+            (per-cell von Mises stress of ``problem`` at the displacement ``field``), or
+            an array ``(n_nodes,)`` / ``(n_cells,)``.
+        deformed: draw the mesh moved by ``scale * field`` (a nodal vector field).
+        scale: displacement magnification for ``deformed`` and glyph length.
+        glyphs: draw an arrow per node for the vector field, the longest a tenth of
+            the mesh's diagonal (times ``scale``).
+        problem: the solved problem, needed for ``scalars="von_mises"``.
+        name: the field's name on the scalar bar (default ``"displacement"`` for a
+            vector field, ``"field"`` otherwise).
+        cmap, clim: colormap name and colour range ``(low, high)`` (default: data range).
+        show_edges: draw cell edges; default: when the mesh has at most 2000 cells.
+        show_undeformed: with ``deformed``, also draw the undeformed outline in grey.
+        title: text at the top of the picture.
+        screenshot, window_size, plotter: output, see the module docstring;
+            ``window_size`` is ``(width, height)`` in pixels, default (1024, 768).
+
+    Returns:
+        The screenshot's :class:`~pathlib.Path`, the given ``plotter``, or ``None``
+        after an on-screen window is closed.
+
+    Raises:
+        InputError: wrong shapes, an unknown ``scalars`` keyword, ``deformed`` or
+            ``glyphs`` without a nodal vector field, ``"von_mises"`` without a problem,
+            or no display and no ``screenshot``.
+    """
+    mesh, field, problem = _unpack(mesh, field, problem)
+    grid = to_pyvista(mesh)
+    vector = None
+    vector_name = name or "displacement"
+    if field is not None:
+        kind, values = _located(mesh, field, "field")
+        if kind == NODE and values.ndim == 2:
+            vector = point_array(mesh, values, vector_name)
+            grid.point_data[vector_name] = vector
+        elif scalars is None:
+            scalars = field
+    if (deformed or glyphs) and vector is None:
+        raise InputError(f"deformed=True and glyphs=True need a nodal vector field ({mesh.n_nodes}, "
+                         f"{mesh.dim}) such as a displacement, got "
+                         f"{'no field' if field is None else f'shape {np.shape(_raw(field))}'}")
+    if not np.isfinite(scale):
+        raise InputError(f"scale must be a finite number, got {scale!r}")
+    color_name = _color_field(grid, mesh, scalars, vector, vector_name, name, problem)
+
+    pl, own = _plotter(screenshot, window_size, plotter)
+    shown = grid
+    if deformed:
+        shown = grid.copy()
+        shown.points = grid.points + scale * vector
+        if show_undeformed:
+            pl.add_mesh(_outline(grid, mesh.dim), color=_OUTLINE_COLOR, line_width=1)
+    _add_field(pl, shown, mesh, color_name, cmap, clim, show_edges)
+    if glyphs:
+        longest = float(np.max(np.linalg.norm(vector, axis=1)))
+        if longest > 0:
+            factor = 0.1 * grid.length / longest * abs(scale)
+            pl.add_mesh(shown.glyph(orient=vector_name, scale=vector_name, factor=factor),
+                        color="black")
+    return _finish(pl, own, mesh.dim, screenshot, title)
+
+
+def plot_scalar(mesh, values, *, name: str = "field", cmap=None, clim=None,
+                show_edges: bool | None = None, title: str | None = None, screenshot=None,
+                window_size=None, plotter=None):
+    """Plot a scalar field (temperature, von Mises stress, ...).
+
+    Args:
+        mesh: the :class:`~femopt.Mesh`.
+        values: nodal ``(n_nodes,)`` or per-cell ``(n_cells,)`` values.
+        name: shown on the scalar bar.
+        cmap, clim, show_edges, title, screenshot, window_size, plotter: as in :func:`plot`.
+    """
+    kind, array = _located(mesh, values, name)
+    if array.ndim != 1:
+        raise InputError(f"plot_scalar expects one value per node or cell, got shape "
+                         f"{array.shape}; use plot(mesh, field) for vector fields")
+    return plot(mesh, scalars=_tagged(kind, array), name=name, cmap=cmap, clim=clim,
+                show_edges=show_edges, title=title, screenshot=screenshot,
+                window_size=window_size, plotter=plotter)
+
+
+def plot_sensitivity(mesh, values, *, name: str = "sensitivity", cmap: str = "RdBu_r",
+                     show_edges: bool | None = None, title: str | None = None, screenshot=None,
+                     window_size=None, plotter=None):
+    """Plot a sensitivity (a gradient per node or per cell) with a diverging colormap
+    centred at zero: the colour range is ``(-m, m)``, ``m = max |values|``, so white is
+    0, red an increase and blue a decrease of the objective (``RdBu_r``).
+
+    Args: as in :func:`plot_scalar`; ``values`` ``(n_nodes,)`` or ``(n_cells,)``.
+    """
+    kind, array = _located(mesh, values, name)
+    largest = float(np.max(np.abs(array))) if array.size else 0.0
+    bound = largest if largest > 0 and np.isfinite(largest) else 1.0
+    return plot(mesh, scalars=_tagged(kind, array), name=name, cmap=cmap, clim=(-bound, bound),
+                show_edges=show_edges, title=title, screenshot=screenshot,
+                window_size=window_size, plotter=plotter)
+
+
+def plot_design(mesh, density, *, threshold: float | None = None, name: str = "density",
+                cmap: str = "gray_r", clim=(0.0, 1.0), show_edges: bool | None = None,
+                title: str | None = None, screenshot=None, window_size=None, plotter=None):
+    """Plot a density design (topology optimization): 0 void (white) to 1 solid (black).
+
+    Args:
+        mesh: the :class:`~femopt.Mesh`.
+        density: per-cell ``(n_cells,)`` or nodal ``(n_nodes,)`` densities.
+        threshold: draw only the cells with density ``>= threshold`` (nodal densities:
+            all nodes of the cell), with the domain's outline in grey; ``None`` draws
+            every cell.
+        name, cmap, clim, show_edges, title, screenshot, window_size, plotter: as in
+            :func:`plot`; ``clim`` defaults to ``(0, 1)``.
+    """
+    kind, array = _located(mesh, density, name)
+    if array.ndim != 1:
+        raise InputError(f"plot_design expects one density per cell or node, got shape {array.shape}")
+    if threshold is None:
+        return plot(mesh, scalars=_tagged(kind, array), name=name, cmap=cmap, clim=clim,
+                    show_edges=show_edges, title=title, screenshot=screenshot,
+                    window_size=window_size, plotter=plotter)
+    if not np.isfinite(threshold):
+        raise InputError(f"threshold must be a finite number or None, got {threshold!r}")
+    grid = to_pyvista(mesh, **{("cell_data" if kind == CELL else "point_data"): {name: array}})
+    solid = grid.threshold(value=float(threshold), scalars=name, all_scalars=True,
+                           preference="cell" if kind == CELL else "point")
+    pl, own = _plotter(screenshot, window_size, plotter)
+    pl.add_mesh(_outline(grid, mesh.dim), color=_OUTLINE_COLOR, line_width=1)
+    if solid.n_cells:
+        _add_field(pl, solid, mesh, name, cmap, clim, show_edges)
+    return _finish(pl, own, mesh.dim, screenshot, title)
+
+
+def plot_shapes(before: Mesh, after, *, name: str = "shape change", cmap=None,
+                show_edges: bool | None = None, title: str | None = None, screenshot=None,
+                window_size=None, plotter=None):
+    """Plot a shape before and after (shape optimization): the initial mesh in grey
+    (edges in 2D, translucent in 3D) under the final one, coloured by how far each node
+    moved.
+
+    Args:
+        before: the initial :class:`~femopt.Mesh`.
+        after: the final mesh (same nodes and cells), or its node coordinates
+            ``(n_nodes, dim)``.
+        name, cmap, show_edges, title, screenshot, window_size, plotter: as in :func:`plot`.
+    """
+    if not isinstance(before, Mesh):
+        raise InputError(f"plot_shapes expects the initial Mesh first, got {type(before).__name__}")
+    points = after.points if isinstance(after, Mesh) else np.asarray(after, dtype=np.float64)
+    if points.shape != before.points.shape or (
+            isinstance(after, Mesh) and not np.array_equal(after.cells, before.cells)):
+        raise InputError(f"plot_shapes compares the same nodes and cells moved: expected points "
+                         f"of shape {before.points.shape} and the same cells, got shape "
+                         f"{points.shape}")
+    moved = np.linalg.norm(points - before.points, axis=1)
+    grid_before = to_pyvista(before)
+    grid_after = to_pyvista(before, point_data={name: moved})
+    grid_after.points = padded_points(points)
+    pl, own = _plotter(screenshot, window_size, plotter)
+    if before.dim <= 2:
+        pl.add_mesh(grid_before.extract_all_edges(), color=_OUTLINE_COLOR, line_width=1)
+    else:
+        pl.add_mesh(grid_before, color=_OUTLINE_COLOR, opacity=0.25)
+    _add_field(pl, grid_after, before, name, cmap, None, show_edges)
+    return _finish(pl, own, before.dim, screenshot, title)
+
+
+def display_available() -> bool:
+    """Whether a window can be opened: always off Linux; on Linux when ``DISPLAY`` or
+    ``WAYLAND_DISPLAY`` is set."""
+    if not sys.platform.startswith("linux"):
+        return True
+    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+
+
+# ------------------------------------------------------------------------------ helpers
+def _unpack(mesh, field, problem):
+    from ..problem import Problem  # the top layer; imported late to keep viz importable alone
+
+    if isinstance(mesh, Problem):
+        problem = mesh
+        if field is None and problem.state is not None:
+            field = problem.space.as_field(problem.state.u)
+        mesh = problem.mesh
+    if not isinstance(mesh, Mesh):
+        raise InputError(f"expected a femopt Mesh or Problem, got {type(mesh).__name__}")
+    return mesh, field, problem
+
+
+def _raw(values):
+    kind = getattr(values, "kind", None)
+    return values.values if kind in (CELL, NODE) and hasattr(values, "values") else values
+
+
+def _tagged(kind: str, array: np.ndarray):
+    from ..assembly.parameters import cell_field, nodal_field
+
+    return cell_field(array) if kind == CELL else nodal_field(array)
+
+
+def _located(mesh: Mesh, values, name: str) -> tuple[str, np.ndarray]:
+    """(``"node"`` or ``"cell"``, the array) from the first dimension, or from a
+    ``cell_field`` / ``nodal_field`` wrapper."""
+    kind = getattr(values, "kind", None)
+    if kind in (CELL, NODE) and hasattr(values, "values"):
+        array = np.asarray(values.values)
+    else:
+        array = np.asarray(values)
+        n = array.shape[0] if array.ndim else -1
+        if n == mesh.n_nodes == mesh.n_cells:
+            raise InputError(f"{name!r}: this mesh has as many nodes as cells ({n}); wrap the "
+                             "values in femopt.nodal_field(...) or femopt.cell_field(...)")
+        kind = NODE if n == mesh.n_nodes else CELL
+    if kind == NODE:
+        point_array(mesh, array, name)
+    else:
+        cell_array(mesh, array, name)
+    return kind, array
+
+
+def _color_field(grid, mesh, scalars, vector, vector_name, name, problem) -> str | None:
+    """Attach the colouring array to ``grid`` and return its name (None: plain colour)."""
+    if scalars is None:
+        if vector is None:
+            return None
+        scalars = "magnitude"
+    if isinstance(scalars, str):
+        if scalars == "magnitude":
+            if vector is None:
+                raise InputError("scalars='magnitude' needs a nodal vector field")
+            label = f"{vector_name} magnitude"
+            grid.point_data[label] = np.linalg.norm(vector, axis=1)
+            return label
+        if scalars == "von_mises":
+            if problem is None:
+                raise InputError("scalars='von_mises' needs the solved problem: pass problem=...")
+            u = None if vector is None else vector[:, : mesh.dim]
+            label = "von Mises stress"
+            grid.cell_data[label] = von_mises(problem, u)
+            return label
+        raise InputError(f"scalars must be None, 'magnitude', 'von_mises' or an array, got {scalars!r}")
+    kind, array = _located(mesh, scalars, name or "field")
+    label = name or "field"
+    if kind == NODE:
+        grid.point_data[label] = point_array(mesh, array, label)
+    else:
+        grid.cell_data[label] = cell_array(mesh, array, label)
+    return label
+
+
+def _add_field(pl, grid, mesh: Mesh, color_name, cmap, clim, show_edges) -> None:
+    if show_edges is None:
+        show_edges = mesh.n_cells <= 2000
+    options = dict(show_edges=show_edges, edge_color="black", line_width=0.5)
+    if color_name is None:
+        pl.add_mesh(grid, color="lightsteelblue", **options)
+        return
+    pl.add_mesh(grid, scalars=color_name, cmap=cmap, clim=clim,
+                scalar_bar_args={"title": color_name}, **options)
+
+
+def _outline(grid, dim: int):
+    """The boundary of a 2D grid, or the feature edges of a 3D grid's surface."""
+    surface = grid.extract_surface(algorithm="dataset_surface")
+    if dim <= 2:
+        return surface.extract_feature_edges(boundary_edges=True, feature_edges=False,
+                                             manifold_edges=False, non_manifold_edges=False)
+    return surface.extract_feature_edges(feature_angle=30.0, boundary_edges=True,
+                                         manifold_edges=False, non_manifold_edges=False)
+
+
+def _plotter(screenshot, window_size, plotter):
+    """(plotter, whether this call owns it)."""
+    if plotter is not None:
+        if not isinstance(plotter, pv.Plotter):
+            raise InputError(f"plotter must be a pyvista.Plotter, got {type(plotter).__name__}")
+        return plotter, False
+    if screenshot is None and not display_available():
+        raise InputError("there is no display to open a window on (DISPLAY is not set): pass "
+                         "screenshot='picture.png' to render off screen to a file")
+    size = _WINDOW_SIZE if window_size is None else tuple(int(s) for s in window_size)
+    return pv.Plotter(off_screen=screenshot is not None, window_size=list(size)), True
+
+
+def _finish(pl, own: bool, dim: int, screenshot, title):
+    if title:
+        pl.add_text(str(title), position="upper_edge", font_size=12)
+    if dim <= 2:
+        pl.view_xy()
+        pl.enable_parallel_projection()
+    else:
+        pl.view_isometric()
+    pl.reset_camera()
+    if not own:
+        return pl
+    if screenshot is None:
+        pl.show()
+        return None
+    path = Path(screenshot)
+    try:
+        pl.screenshot(str(path))
+    finally:
+        pl.close()
+    return path

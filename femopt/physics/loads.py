@@ -26,8 +26,16 @@ def _value_at(value_fn, scale, x):
     return scale if value_fn is None else scale * value_fn(x)
 
 
+class _CachedByContent:
+    """Loads with the same class, parameter name and value function compile to the same
+    kernel: the key lets a new problem reuse the compiled code of an earlier one."""
+
+    def cache_key(self):
+        return (type(self), self.name, getattr(self, "value_fn", None))
+
+
 @dataclass(frozen=True, eq=False)
-class VolumeLoad:
+class VolumeLoad(_CachedByContent):
     """Body force (vector field) or heat source (scalar field) per unit volume.
 
     ``source = -value`` in the residual; parameter ``name`` holds the value (or the
@@ -67,7 +75,7 @@ class BoundaryLoad(ABC):
 
 
 @dataclass(frozen=True, eq=False)
-class Traction(BoundaryLoad):
+class Traction(BoundaryLoad, _CachedByContent):
     """Dead surface traction t (force per reference area): ∫ −t · v dS."""
 
     name: str
@@ -81,7 +89,7 @@ class Traction(BoundaryLoad):
 
 
 @dataclass(frozen=True, eq=False)
-class Pressure(BoundaryLoad):
+class Pressure(BoundaryLoad, _CachedByContent):
     """Dead pressure on the reference surface, t = −p n: ∫ p n · v dS."""
 
     name: str
@@ -95,7 +103,7 @@ class Pressure(BoundaryLoad):
 
 
 @dataclass(frozen=True, eq=False)
-class HeatFlux(BoundaryLoad):
+class HeatFlux(BoundaryLoad, _CachedByContent):
     """Heat flowing INTO the body through the surface, per area: ∫ −q v dS."""
 
     name: str
@@ -109,7 +117,7 @@ class HeatFlux(BoundaryLoad):
 
 
 @dataclass(frozen=True, eq=False)
-class Convection(BoundaryLoad):
+class Convection(BoundaryLoad, _CachedByContent):
     """Newton cooling h (T − T_ambient) out of the body: ∫ h (T − T_amb) v dS.
 
     Parameters ``<name>.h`` and ``<name>.ambient``."""

@@ -28,6 +28,17 @@ from .solvers.newton import NewtonOptions  # noqa: E402
 
 __version__ = "0.1.0"
 
+# Subpackages that pull in heavy dependencies (pyvista, optimizers) load on first use.
+_LAZY = ("viz", "design", "optimize", "benchmarks")
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        import importlib
+
+        return importlib.import_module(f"femopt.{name}")
+    raise AttributeError(f"module 'femopt' has no attribute {name!r}")
+
 __all__ = [
     "assembly", "fem", "functionals", "mesh", "physics", "sensitivity", "solvers",
     "gradient", "value_and_grad", "solve", "taylor_test",
@@ -35,5 +46,6 @@ __all__ = [
     "cell_field", "nodal_field",
     "FemoptError", "InputError", "MeshError", "SolverError", "SingularMatrixError",
     "NewtonError", "InternalError",
+    "viz", "design", "optimize", "benchmarks",
     "__version__",
 ]

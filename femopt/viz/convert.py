@@ -17,9 +17,11 @@ import numpy as np
 import pyvista as pv
 
 from ..errors import InputError
+from ..mesh.cell_types import CELL_TYPES
 from ..mesh.mesh import Mesh
 
-__all__ = ["VTK_CELL_TYPES", "to_pyvista", "point_array", "cell_array", "padded_points"]
+__all__ = ["VTK_CELL_TYPES", "to_pyvista", "point_array", "cell_array", "padded_points",
+           "cell_edges"]
 
 #: femopt cell type name -> VTK cell type.
 VTK_CELL_TYPES: dict[str, pv.CellType] = {
@@ -121,3 +123,46 @@ def _vtk_array(values, n: int, dim: int, what: str, rows: str, hint_components: 
     if array.ndim == 2 and array.shape[1] == dim and dim < 3:
         array = np.concatenate([array, np.zeros((n, 3 - dim), dtype=array.dtype)], axis=1)
     return np.ascontiguousarray(array)
+
+
+def cell_edges(mesh: Mesh, points: np.ndarray, lift: bool = True) -> pv.PolyData:
+    """The cells' own edges at the 3D ``points`` ``(n_nodes, 3)`` (the mesh's, or moved):
+    every cell edge of a 1D or 2D mesh, the edges of the boundary faces of a 3D mesh; a
+    quadratic edge is two segments through its mid-edge node.
+
+    VTK draws the edges of its triangulation of a quadratic cell, and lines lying on a
+    surface flicker through it; so the edges come from femopt's facet tables and, with
+    ``lift``, sit 0.1% of the mesh size off the surface, on its outer (2D: front) side."""
+    ctype = mesh.cell_type
+    if ctype.dim == 1:
+        faces, edges = None, mesh.cells
+    else:
+        faces = mesh.cells if ctype.dim == 2 else mesh.facet_nodes(mesh.boundary_facets())
+        face_type = ctype if ctype.dim == 2 else CELL_TYPES[ctype.facet_type]
+        edges = faces[:, np.array(face_type.facets)].reshape(-1, len(face_type.facets[0]))
+        _, first = np.unique(np.sort(edges[:, :2], axis=1), axis=0, return_index=True)
+        edges = edges[np.sort(first)]
+    if edges.shape[1] == 3:  # (corner, corner, middle) -> in order along the edge
+        edges = edges[:, [0, 2, 1]]
+    shown = np.array(points, dtype=np.float64)
+    if lift and faces is not None:
+        size = float(np.linalg.norm(np.ptp(shown, axis=0))) or 1.0
+        n_corners = (ctype if ctype.dim == 2 else CELL_TYPES[ctype.facet_type]).n_corners
+        shown += 1e-3 * size * _face_normals_at_nodes(shown, faces, n_corners)
+    lines = np.hstack([np.full((len(edges), 1), edges.shape[1]), edges]).ravel()
+    return pv.PolyData(shown, lines=lines)
+
+
+def _face_normals_at_nodes(points: np.ndarray, faces: np.ndarray, n_corners: int) -> np.ndarray:
+    """Unit vectors ``(n_nodes, 3)``: the mean normal (right-hand rule on the corner
+    order) of the faces ``(n_faces, n_face_nodes)`` at their nodes; 0 elsewhere. Outward
+    for boundary facets, +z for counterclockwise 2D cells."""
+    p = points[faces[:, :n_corners]]
+    if n_corners == 4:  # quadrilateral: cross product of the diagonals
+        normal = np.cross(p[:, 2] - p[:, 0], p[:, 3] - p[:, 1])
+    else:
+        normal = np.cross(p[:, 1] - p[:, 0], p[:, 2] - p[:, 0])
+    total = np.zeros_like(points)
+    np.add.at(total, faces, np.repeat(normal[:, None, :], faces.shape[1], axis=1))
+    length = np.linalg.norm(total, axis=1, keepdims=True)
+    return total / np.where(length > 0, length, 1.0)

@@ -28,42 +28,42 @@ from ..physics.hyperelasticity import deformation_gradient_3d
 __all__ = ["cell_stress", "von_mises", "von_mises_of", "cell_to_nodes"]
 
 
-def cell_stress(problem, u=None) -> np.ndarray:
+def cell_stress(problem, u=None, *, params=None) -> np.ndarray:
     """Cauchy stress at the centre of every cell, ``(n_cells, 3, 3)``.
 
     Args:
         problem: a :class:`~femopt.Problem` whose physics has ``stress_3d`` (linear
             elasticity) or ``cauchy_stress`` (hyperelasticity).
         u: nodal displacements ``(n_nodes, dim)`` (or the flat dof vector); default the
-            problem's last converged state. The parameters are those of that state when
-            it exists, else the problem's defaults.
+            problem's last converged state.
+        params: parameter overrides (name -> value, as for ``problem.solve``); default
+            the parameters of the last solve, else the problem's defaults.
 
     Raises:
         InputError: the physics has no stress, no displacement is given and the problem
             has not been solved, or ``u`` has the wrong size.
     """
     physics = problem.physics
-    if hasattr(physics, "stress_3d"):
-        def stress(grad_u, p):
-            return physics.stress_3d(grad_u, p)
-    elif hasattr(physics, "cauchy_stress"):
-        def stress(grad_u, p):
-            return physics.cauchy_stress(deformation_gradient_3d(grad_u), p)
-    else:
+    if not (hasattr(physics, "stress_3d") or hasattr(physics, "cauchy_stress")):
         raise InputError(f"{type(physics).__name__} defines neither stress_3d(grad_u, p) nor "
                          "cauchy_stress(F, p): there is no stress to evaluate; plot the field "
                          "itself (scalars=None) or compute your own per-cell values")
+    state = problem.state
     if u is None:
-        if problem.state is None:
+        if state is None:
             raise InputError("the problem has not been solved: call problem.solve() first or "
                              "pass the displacement u=...")
-        u, params = problem.state.u, problem.state.params
+        u = state.u
+    if params is not None:
+        params = problem.parameters(params)
     else:
-        params = problem.parameters()
-    U = problem.space.as_vector(u).reshape(problem.mesh.n_nodes, problem.space.n_components)
-    grad_u, point_params = _centre_values(problem, U, params)
-    p_global, p_cell = point_params
-    sigma = jax.vmap(lambda g, pc: stress(g, {**p_global, **pc}))(grad_u, p_cell)
+        params = state.params if state is not None else problem.parameters()
+    mesh = problem.mesh
+    U = problem.space.as_vector(u).reshape(mesh.n_nodes, problem.space.n_components)
+    p_global, p_cell, p_node = problem.split(params)
+    evaluate = _centre_stress(physics, mesh.cell_type.name)
+    sigma = evaluate(jnp.asarray(mesh.points[mesh.cells]), jnp.asarray(U[mesh.cells]),
+                     p_global, p_cell, {k: jnp.asarray(v)[mesh.cells] for k, v in p_node.items()})
     return np.asarray(sigma)
 
 
@@ -75,17 +75,17 @@ def von_mises_of(stress) -> np.ndarray:
     return np.sqrt(1.5 * np.sum(deviator * deviator, axis=(-2, -1)))
 
 
-def von_mises(problem, u=None, *, at: str = "cells") -> np.ndarray:
+def von_mises(problem, u=None, *, params=None, at: str = "cells") -> np.ndarray:
     """von Mises stress of a solved problem.
 
     Args:
-        problem, u: as for :func:`cell_stress`.
+        problem, u, params: as for :func:`cell_stress`.
         at: ``"cells"`` — one value per cell, at its centre, ``(n_cells,)``; ``"nodes"``
             — those values averaged to the nodes (:func:`cell_to_nodes`), ``(n_nodes,)``.
     """
     if at not in ("cells", "nodes"):
         raise InputError(f"at must be 'cells' or 'nodes', got {at!r}")
-    values = von_mises_of(cell_stress(problem, u))
+    values = von_mises_of(cell_stress(problem, u, params=params))
     return cell_to_nodes(problem.mesh, values) if at == "nodes" else values
 
 
@@ -107,23 +107,37 @@ def cell_to_nodes(mesh: Mesh, values) -> np.ndarray:
     return averaged.reshape((mesh.n_nodes,) + values.shape[1:])
 
 
-def _centre_values(problem, U: np.ndarray, params: dict):
-    """Displacement gradient ``(n_cells, c, d)`` at each cell centre and the parameters
-    there: (globals, ``{name: (n_cells, ...)}`` for per-cell and interpolated nodal ones)."""
-    mesh = problem.mesh
-    element = reference_element(mesh.cell_type)
-    centre = _reference_centre(mesh.cell_type)
+_COMPILED: dict = {}
+
+
+def _centre_stress(physics, cell_name: str):
+    """A jitted ``(X (m, n, d), U (m, n, c), globals, per-cell, per-cell nodal values)
+    -> stress (m, 3, 3)`` at the cell centres, compiled once per physics kind and cell
+    type (the physics' ``cache_key``; parameters are arguments, never constants)."""
+    key = (physics.cache_key(), cell_name)
+    if key in _COMPILED:
+        return _COMPILED[key]
+    if hasattr(physics, "stress_3d"):
+        def stress(grad_u, p):
+            return physics.stress_3d(grad_u, p)
+    else:
+        def stress(grad_u, p):
+            return physics.cauchy_stress(deformation_gradient_3d(grad_u), p)
+    element = reference_element(cell_name)
+    centre = _reference_centre(element.cell_type)
     tables = CellTables(N=element.shape_functions(centre), dN=element.shape_gradients(centre),
                         w=np.ones(1))
-    X = jnp.asarray(mesh.points[mesh.cells])  # (n_cells, n, d)
-    G = jax.vmap(lambda x: geometry(tables, x)[0][0])(X)  # (n_cells, n, d)
-    grad_u = jnp.einsum("mai,mak->mki", G, jnp.asarray(U[mesh.cells]))
-    p_global, p_cell, p_node = problem.split(params)
-    at_centre = dict(p_cell)
     N = tables.N[0]  # (n,)
-    for name, nodal in p_node.items():
-        at_centre[name] = jnp.tensordot(jnp.asarray(nodal)[mesh.cells], N, axes=((1,), (0,)))
-    return grad_u, (p_global, at_centre)
+
+    def one_cell(X, U, p_global, p_cell, p_node):
+        G = geometry(tables, X)[0][0]  # (n, d)
+        grad_u = jnp.einsum("ai,ak->ki", G, U)
+        p = {**p_global, **p_cell, **{k: jnp.tensordot(N, v, axes=(0, 0)) for k, v in p_node.items()}}
+        return stress(grad_u, p)
+
+    compiled = jax.jit(jax.vmap(one_cell, in_axes=(0, 0, None, 0, 0)))
+    _COMPILED[key] = compiled
+    return compiled
 
 
 def _reference_centre(cell_type) -> np.ndarray:

@@ -9,8 +9,8 @@ Every function draws one picture and takes the same output arguments:
 * ``plotter=pyvista.Plotter(...)`` draws into that plotter (e.g. one subplot) and
   returns it without showing, for composing pictures.
 
-2D meshes are seen from +z with a parallel projection, 3D meshes from an isometric
-view. Nodal or per-cell values are told apart by their length; when a mesh has as many
+2D meshes are seen from +z, 3D meshes in a true isometric view (parallel projection,
+along (1, 1, 1)), framed to fill the window above the scalar bar. Nodal or per-cell values are told apart by their length; when a mesh has as many
 nodes as cells, wrap the values in ``femopt.nodal_field`` or ``femopt.cell_field``.
 """
 from __future__ import annotations
@@ -22,10 +22,11 @@ from pathlib import Path
 import numpy as np
 import pyvista as pv
 
-from ..assembly.parameters import CELL, NODE
+from ..assembly.parameters import CELL, NODE, cell_field, nodal_field
 from ..errors import InputError
 from ..mesh.mesh import Mesh
-from .convert import cell_array, padded_points, point_array, to_pyvista
+from ..problem import Problem
+from .convert import cell_array, cell_edges, padded_points, point_array, to_pyvista
 from .fields import von_mises
 
 __all__ = ["plot", "plot_scalar", "plot_sensitivity", "plot_design", "plot_shapes",
@@ -33,6 +34,7 @@ __all__ = ["plot", "plot_scalar", "plot_sensitivity", "plot_design", "plot_shape
 
 _WINDOW_SIZE = (1024, 768)
 _OUTLINE_COLOR = "gray"
+_VECTOR = "_vector"  # the grid array of the vector field, for warping and glyphs
 
 
 def plot(mesh, field=None, *, scalars=None, deformed: bool = False, scale: float = 1.0,
@@ -55,8 +57,8 @@ def plot(mesh, field=None, *, scalars=None, deformed: bool = False, scale: float
         glyphs: draw an arrow per node for the vector field, the longest a tenth of
             the mesh's diagonal (times ``scale``).
         problem: the solved problem, needed for ``scalars="von_mises"``.
-        name: the field's name on the scalar bar (default ``"displacement"`` for a
-            vector field, ``"field"`` otherwise).
+        name: the scalar bar's title; default ``"displacement magnitude"``, ``"von
+            Mises stress"`` or ``"field"``.
         cmap, clim: colormap name and colour range ``(low, high)`` (default: data range).
         show_edges: draw cell edges; default: when the mesh has at most 2000 cells.
         show_undeformed: with ``deformed``, also draw the undeformed outline in grey.
@@ -75,22 +77,21 @@ def plot(mesh, field=None, *, scalars=None, deformed: bool = False, scale: float
     """
     mesh, field, problem = _unpack(mesh, field, problem)
     grid = to_pyvista(mesh)
-    vector = None
-    vector_name = name or "displacement"
+    vector, got = None, "no field"
     if field is not None:
         kind, values = _located(mesh, field, "field")
+        got = f"shape {values.shape}"
         if kind == NODE and values.ndim == 2:
-            vector = point_array(mesh, values, vector_name)
-            grid.point_data[vector_name] = vector
+            grid.point_data[_VECTOR] = point_array(mesh, values, "field")
+            vector = grid.point_data[_VECTOR]
         elif scalars is None:
             scalars = field
     if (deformed or glyphs) and vector is None:
         raise InputError(f"deformed=True and glyphs=True need a nodal vector field ({mesh.n_nodes}, "
-                         f"{mesh.dim}) such as a displacement, got "
-                         f"{'no field' if field is None else f'shape {np.shape(_raw(field))}'}")
+                         f"{mesh.dim}) such as a displacement, got {got}")
     if not np.isfinite(scale):
         raise InputError(f"scale must be a finite number, got {scale!r}")
-    color_name = _color_field(grid, mesh, scalars, vector, vector_name, name, problem)
+    color_name = _color_field(grid, mesh, scalars, vector, name, problem)
 
     pl, own = _plotter(screenshot, window_size, plotter)
     shown = grid
@@ -104,7 +105,7 @@ def plot(mesh, field=None, *, scalars=None, deformed: bool = False, scale: float
         longest = float(np.max(np.linalg.norm(vector, axis=1)))
         if longest > 0:
             factor = 0.1 * grid.length / longest * abs(scale)
-            pl.add_mesh(shown.glyph(orient=vector_name, scale=vector_name, factor=factor),
+            pl.add_mesh(shown.glyph(orient=_VECTOR, scale=_VECTOR, factor=factor),
                         color="black")
     return _finish(pl, own, mesh.dim, screenshot, title)
 
@@ -169,13 +170,14 @@ def plot_design(mesh, density, *, threshold: float | None = None, name: str = "d
                     window_size=window_size, plotter=plotter)
     if not np.isfinite(threshold):
         raise InputError(f"threshold must be a finite number or None, got {threshold!r}")
-    grid = to_pyvista(mesh, **{("cell_data" if kind == CELL else "point_data"): {name: array}})
-    solid = grid.threshold(value=float(threshold), scalars=name, all_scalars=True,
-                           preference="cell" if kind == CELL else "point")
+    passed = array >= threshold if kind == CELL else np.all(array[mesh.cells] >= threshold, axis=1)
     pl, own = _plotter(screenshot, window_size, plotter)
-    pl.add_mesh(_outline(grid, mesh.dim), color=_OUTLINE_COLOR, line_width=1)
-    if solid.n_cells:
-        _add_field(pl, solid, mesh, name, cmap, clim, show_edges)
+    pl.add_mesh(_outline(to_pyvista(mesh), mesh.dim), color=_OUTLINE_COLOR, line_width=1)
+    if passed.any():
+        solid = mesh.submesh(np.flatnonzero(passed))
+        values = array[passed] if kind == CELL else array[np.unique(mesh.cells[passed])]
+        grid = to_pyvista(solid, **{("cell_data" if kind == CELL else "point_data"): {name: values}})
+        _add_field(pl, grid, solid, name, cmap, clim, show_edges)
     return _finish(pl, own, mesh.dim, screenshot, title)
 
 
@@ -206,7 +208,7 @@ def plot_shapes(before: Mesh, after, *, name: str = "shape change", cmap=None,
     grid_after.points = padded_points(points)
     pl, own = _plotter(screenshot, window_size, plotter)
     if before.dim <= 2:
-        pl.add_mesh(grid_before.extract_all_edges(), color=_OUTLINE_COLOR, line_width=1)
+        pl.add_mesh(cell_edges(before, grid_before.points, lift=False), color=_OUTLINE_COLOR)
     else:
         pl.add_mesh(grid_before, color=_OUTLINE_COLOR, opacity=0.25)
     _add_field(pl, grid_after, before, name, cmap, None, show_edges)
@@ -223,8 +225,6 @@ def display_available() -> bool:
 
 # ------------------------------------------------------------------------------ helpers
 def _unpack(mesh, field, problem):
-    from ..problem import Problem  # the top layer; imported late to keep viz importable alone
-
     if isinstance(mesh, Problem):
         problem = mesh
         if field is None and problem.state is not None:
@@ -235,14 +235,7 @@ def _unpack(mesh, field, problem):
     return mesh, field, problem
 
 
-def _raw(values):
-    kind = getattr(values, "kind", None)
-    return values.values if kind in (CELL, NODE) and hasattr(values, "values") else values
-
-
 def _tagged(kind: str, array: np.ndarray):
-    from ..assembly.parameters import cell_field, nodal_field
-
     return cell_field(array) if kind == CELL else nodal_field(array)
 
 
@@ -255,6 +248,14 @@ def _located(mesh: Mesh, values, name: str) -> tuple[str, np.ndarray]:
     else:
         array = np.asarray(values)
         n = array.shape[0] if array.ndim else -1
+        if n not in (mesh.n_nodes, mesh.n_cells):
+            hint = ""
+            if array.ndim == 1 and array.size % mesh.n_nodes == 0:
+                c = array.size // mesh.n_nodes
+                hint = (f"; a flat dof vector of {mesh.n_nodes} nodes x {c} components: pass "
+                        f"values.reshape({mesh.n_nodes}, {c})")
+            raise InputError(f"{name!r} must have n_nodes = {mesh.n_nodes} (nodal) or n_cells = "
+                             f"{mesh.n_cells} (per-cell) rows, got shape {array.shape}{hint}")
         if n == mesh.n_nodes == mesh.n_cells:
             raise InputError(f"{name!r}: this mesh has as many nodes as cells ({n}); wrap the "
                              "values in femopt.nodal_field(...) or femopt.cell_field(...)")
@@ -266,8 +267,9 @@ def _located(mesh: Mesh, values, name: str) -> tuple[str, np.ndarray]:
     return kind, array
 
 
-def _color_field(grid, mesh, scalars, vector, vector_name, name, problem) -> str | None:
-    """Attach the colouring array to ``grid`` and return its name (None: plain colour)."""
+def _color_field(grid, mesh, scalars, vector, name, problem) -> str | None:
+    """Attach the colouring array to ``grid`` under its scalar-bar title and return the
+    title (None: one plain colour)."""
     if scalars is None:
         if vector is None:
             return None
@@ -276,19 +278,19 @@ def _color_field(grid, mesh, scalars, vector, vector_name, name, problem) -> str
         if scalars == "magnitude":
             if vector is None:
                 raise InputError("scalars='magnitude' needs a nodal vector field")
-            label = f"{vector_name} magnitude"
+            label = name or "displacement magnitude"
             grid.point_data[label] = np.linalg.norm(vector, axis=1)
             return label
         if scalars == "von_mises":
             if problem is None:
                 raise InputError("scalars='von_mises' needs the solved problem: pass problem=...")
             u = None if vector is None else vector[:, : mesh.dim]
-            label = "von Mises stress"
+            label = name or "von Mises stress"
             grid.cell_data[label] = von_mises(problem, u)
             return label
         raise InputError(f"scalars must be None, 'magnitude', 'von_mises' or an array, got {scalars!r}")
-    kind, array = _located(mesh, scalars, name or "field")
     label = name or "field"
+    kind, array = _located(mesh, scalars, label)
     if kind == NODE:
         grid.point_data[label] = point_array(mesh, array, label)
     else:
@@ -297,14 +299,14 @@ def _color_field(grid, mesh, scalars, vector, vector_name, name, problem) -> str
 
 
 def _add_field(pl, grid, mesh: Mesh, color_name, cmap, clim, show_edges) -> None:
-    if show_edges is None:
-        show_edges = mesh.n_cells <= 2000
-    options = dict(show_edges=show_edges, edge_color="black", line_width=0.5)
+    """Add ``grid`` (the cells of ``mesh``, possibly moved) coloured by ``color_name``."""
     if color_name is None:
-        pl.add_mesh(grid, color="lightsteelblue", **options)
-        return
-    pl.add_mesh(grid, scalars=color_name, cmap=cmap, clim=clim,
-                scalar_bar_args={"title": color_name}, **options)
+        pl.add_mesh(grid, color="lightsteelblue")
+    else:
+        pl.add_mesh(grid, scalars=color_name, cmap=cmap, clim=clim,
+                    scalar_bar_args={"title": color_name})
+    if mesh.n_cells <= 2000 if show_edges is None else show_edges:
+        pl.add_mesh(cell_edges(mesh, grid.points), color="black", line_width=1)
 
 
 def _outline(grid, dim: int):
@@ -333,12 +335,7 @@ def _plotter(screenshot, window_size, plotter):
 def _finish(pl, own: bool, dim: int, screenshot, title):
     if title:
         pl.add_text(str(title), position="upper_edge", font_size=12)
-    if dim <= 2:
-        pl.view_xy()
-        pl.enable_parallel_projection()
-    else:
-        pl.view_isometric()
-    pl.reset_camera()
+    _frame(pl, dim, bottom=0.2 if pl.scalar_bars else 0.04, top=0.1 if title else 0.04)
     if not own:
         return pl
     if screenshot is None:
@@ -350,3 +347,37 @@ def _finish(pl, own: bool, dim: int, screenshot, title):
     finally:
         pl.close()
     return path
+
+
+def _frame(pl, dim: int, bottom: float, top: float) -> None:
+    """Point the camera, with a parallel projection, from +z (2D) or along (1, 1, 1)
+    (3D: a true isometric view) so that the bounding box of what is drawn fills the
+    window between a ``bottom`` and a ``top`` margin (fractions of the height) left free
+    for the scalar bar and the title."""
+    if dim <= 2:
+        pl.view_xy()
+    else:
+        pl.view_isometric()
+    pl.enable_parallel_projection()
+    camera = pl.camera
+    toward_camera = np.asarray(camera.position) - np.asarray(camera.focal_point)
+    toward_camera /= np.linalg.norm(toward_camera)
+    up = np.asarray(camera.up, dtype=np.float64)
+    up -= (up @ toward_camera) * toward_camera
+    up /= np.linalg.norm(up)
+    right = np.cross(up, toward_camera)
+    x0, x1, y0, y1, z0, z1 = pl.bounds
+    corners = np.array([[x, y, z] for x in (x0, x1) for y in (y0, y1) for z in (z0, z1)])
+    middle = corners.mean(axis=0)
+    across, along_up = (corners - middle) @ right, (corners - middle) @ up
+    width, height = pl.window_size
+    half_height = 0.5 * max(np.ptp(along_up) / (1.0 - bottom - top),
+                            np.ptp(across) / (0.92 * width / height))
+    if not half_height > 0:
+        return
+    centre = (middle + 0.5 * (across.max() + across.min()) * right
+              + (0.5 * (along_up.max() + along_up.min()) - (bottom - top) * half_height) * up)
+    camera.parallel_scale = half_height
+    camera.focal_point = tuple(centre)
+    camera.position = tuple(centre + (np.ptp(corners @ toward_camera) + half_height) * toward_camera)
+    pl.reset_camera_clipping_range()

@@ -1,0 +1,27 @@
+"""Visualization and export: fields, deformed shapes, designs and sensitivities with
+pyvista (on screen, or off screen to a PNG with ``screenshot=``), optimization
+histories with matplotlib, and VTU / XDMF / PVD files for ParaView through meshio.
+
+One entry point per task:
+
+* ``to_pyvista(mesh, point_data=..., cell_data=...)`` → ``pyvista.UnstructuredGrid``
+* ``plot(mesh, u, deformed=True, scale=10, scalars="von_mises", problem=pb, screenshot="beam.png")``
+  and the presets ``plot_scalar``, ``plot_design``, ``plot_shapes``, ``plot_sensitivity``
+* ``plot_history(history, screenshot="history.png")``
+* ``write_vtu(path, mesh, ...)``; ``SeriesWriter("run.xdmf" | "run.pvd", mesh)``;
+  ``read_series(path) -> (times, steps)``
+* ``von_mises(problem)``, ``cell_stress(problem)``, ``cell_to_nodes(mesh, values)``
+"""
+from .convert import VTK_CELL_TYPES, to_pyvista
+from .export import SeriesStep, SeriesWriter, read_series, write_vtu
+from .fields import cell_stress, cell_to_nodes, von_mises, von_mises_of
+from .history import history_arrays, plot_history
+from .plot import display_available, plot, plot_design, plot_scalar, plot_sensitivity, plot_shapes
+
+__all__ = [
+    "to_pyvista", "VTK_CELL_TYPES",
+    "plot", "plot_scalar", "plot_design", "plot_shapes", "plot_sensitivity", "display_available",
+    "plot_history", "history_arrays",
+    "write_vtu", "SeriesWriter", "SeriesStep", "read_series",
+    "von_mises", "von_mises_of", "cell_stress", "cell_to_nodes",
+]

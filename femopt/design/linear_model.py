@@ -1,0 +1,259 @@
+"""A linear problem whose stiffness is linear in one per-cell parameter: the fast path
+of density-based topology optimization.
+
+For linear elasticity with a per-cell Young's modulus ``E_e`` (or heat conduction with a
+per-cell conductivity ``k_e``) the free–free tangent is
+
+    K(s) = K_0 + Σ_e s_e K_e            (K_e: cell e's matrix at s_e = 1)
+
+so one design iteration needs no element kernel at all. Both the assembly and the
+sensitivity become one sparse mat-vec with a matrix ``A`` built once
+(``n_free_entries × n_cells``; column e holds K_e scattered into the CSR slots of the
+free–free block):
+
+    data(K) = data(K_0) + A s,          dJ/ds = ∂J/∂s − Aᵀ (λ[rows] ⊙ u[cols]),
+
+with λ the adjoint (λ = u for compliance). The cell matrices come from femopt's own
+element kernels (``femopt.assembly.kernels.cell_tangent``, the same JAX code Newton
+uses), and the construction checks the decomposition against the problem's assembled
+tangent and load at a random parameter field — so this is an exact re-organisation of
+the problem's discretization, not a second one.
+
+Why it exists: the general path (``Problem.solve`` + ``femopt.sensitivity.gradient``)
+runs Newton with a second factorization at the solution and traces the residual in JAX
+for every gradient; for a linear problem that is 10–100x the work of a top88-style
+iteration (see docs/optimization.md for the profile).
+"""
+from __future__ import annotations
+
+import logging
+import time
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import scipy.sparse as sp
+
+from ..assembly.kernels import PointLaw, cell_tables, cell_tangent
+from ..assembly.parameters import cell_field
+from ..errors import InputError
+from ..solvers.linear import CGSolver, DirectSolver, make_solver
+from ..solvers.linear_iterative import import_pyamg
+
+__all__ = ["CellScaledModel", "rigid_body_modes", "ITERATIVE_3D_MIN_DOFS"]
+
+_log = logging.getLogger("femopt.design")
+
+#: Element-matrix entries computed per JAX call while building the model.
+_CHUNK_ENTRIES = 4_000_000
+
+#: Above this many free dofs a 3D model solves with AMG-preconditioned CG by default
+#: (measured: SuperLU takes ~110 s on 53k 3D elasticity dofs, CG + AMG with rigid-body
+#: modes ~8 s including the set-up).
+ITERATIVE_3D_MIN_DOFS = 30_000
+
+
+def rigid_body_modes(points) -> np.ndarray:
+    """The six rigid-body modes of 3D elasticity, ``(3 n_nodes, 6)`` node-major: the
+    near-nullspace that smoothed-aggregation AMG needs to converge fast on elasticity."""
+    X = np.asarray(points, dtype=np.float64)
+    n = len(X)
+    B = np.zeros((n, 3, 6))
+    B[:, 0, 0] = B[:, 1, 1] = B[:, 2, 2] = 1.0
+    B[:, 0, 3], B[:, 1, 3] = -X[:, 1], X[:, 0]
+    B[:, 1, 4], B[:, 2, 4] = -X[:, 2], X[:, 1]
+    B[:, 0, 5], B[:, 2, 5] = X[:, 2], -X[:, 0]
+    return B.reshape(3 * n, 6)
+
+
+class CellScaledModel:
+    """Solve and differentiate ``K(s) u = f`` for a per-cell field ``s`` of one parameter.
+
+    Args:
+        problem: a :class:`~femopt.Problem` with a linear physics, homogeneous Dirichlet
+            conditions and loads that do not depend on ``parameter``.
+        parameter: name of the parameter that scales the cell matrices (``"E"``, ``"k"``).
+        linear_solver: ``"auto"`` (default: a direct solver told the matrix is symmetric,
+            or in 3D above 30k dofs CG with AMG and rigid-body modes), ``"direct"``,
+            ``"cg"`` or a :class:`~femopt.solvers.linear.LinearSolver`.
+        check: verify the decomposition against the problem's assembly (one assembly).
+
+    Attributes:
+        timings: seconds spent per phase (``"assembly"``, ``"solve"``, ``"sensitivity"``),
+            accumulated over calls; reset with ``timings.clear()``.
+    """
+
+    def __init__(self, problem, parameter: str, *, linear_solver="auto", check: bool = True):
+        if parameter not in problem.params:
+            raise InputError(f"{parameter!r} is not a parameter of this problem "
+                             f"(parameters: {sorted(problem.params)})")
+        if not getattr(problem.physics, "linear", False):
+            raise InputError(f"{type(problem.physics).__name__} is nonlinear: CellScaledModel needs a "
+                             "linear physics; use femopt.sensitivity.gradient for nonlinear problems")
+        if np.any(problem.prescribed_values() != 0.0):
+            raise InputError("CellScaledModel needs homogeneous Dirichlet conditions (prescribed "
+                             "values 0); use femopt.sensitivity.gradient for prescribed displacements")
+        self.problem = problem
+        self.parameter = parameter
+        self.n_cells = problem.mesh.n_cells
+        self.partition = problem.partition
+        self.symmetric = bool(getattr(problem.physics, "symmetric", False))
+        if linear_solver == "auto":
+            linear_solver = self._default_solver()
+        self.linear_solver = make_solver(linear_solver, n_hint=self.partition.free.size)
+        self.timings: dict[str, float] = {}
+        t0 = time.perf_counter()
+        self._build()
+        if check:
+            self._check()
+        _log.info("CellScaledModel: %d cells, %d free dofs, %d matrix entries, built in %.2f s",
+                  self.n_cells, self.partition.free.size, self._indices.size, time.perf_counter() - t0)
+
+    def _default_solver(self):
+        """Direct (symmetric ordering) in 2D and for small 3D problems; in 3D above
+        :data:`ITERATIVE_3D_MIN_DOFS` free dofs CG with smoothed-aggregation AMG told the
+        rigid-body modes (pyamg; Jacobi without it) — direct 3D fill grows too fast."""
+        pb = self.problem
+        if pb.mesh.dim == 3 and self.partition.free.size > ITERATIVE_3D_MIN_DOFS and self.symmetric:
+            modes = rigid_body_modes(pb.mesh.points) if pb.space.n_components == 3 else None
+            modes = None if modes is None else modes[self.partition.free]
+            preconditioner = "amg" if import_pyamg() is not None else "jacobi"
+            return CGSolver(preconditioner, rtol=1e-8, near_nullspace=modes if preconditioner == "amg" else None)
+        solver = pb.linear_solver
+        if isinstance(solver, DirectSolver) and self.symmetric and solver.symmetric == "auto":
+            return DirectSolver(symmetric=True, backend=solver.backend, residual_tol=solver.residual_tol)
+        return solver
+
+    # -- construction --------------------------------------------------------------------
+    def _base_params(self, values):
+        return self.problem.parameters({self.parameter: cell_field(np.asarray(values, dtype=np.float64))})
+
+    def _cell_matrices(self):
+        """Yield (cell ids, matrices (k, nd, nd)) at unit parameter, in chunks."""
+        pb = self.problem
+        space, mesh = pb.space, pb.mesh
+        c = space.n_components
+        pg, pc, pn = pb.split(self._base_params(np.ones(self.n_cells)))
+        law = PointLaw(pb.physics, c)
+        tables = cell_tables(space.element, space.quadrature)
+        n = mesh.cells.shape[1]
+        U = jnp.zeros((n, c))
+
+        def one(X, pcc, pnc):
+            _, K = cell_tangent(law, tables, U, X, pg, pcc, pnc)
+            return jnp.reshape(K, (n * c, n * c))
+
+        fn = jax.jit(jax.vmap(one))
+        size = max(1, min(self.n_cells, _CHUNK_ENTRIES // (n * c) ** 2))
+        for start in range(0, self.n_cells, size):
+            ids = np.arange(start, min(start + size, self.n_cells))
+            nodes = mesh.cells[ids]
+            yield ids, np.asarray(fn(mesh.points[nodes], {k: v[ids] for k, v in pc.items()},
+                                     {k: v[nodes] for k, v in pn.items()}))
+
+    def _build(self):
+        pb = self.problem
+        part = self.partition
+        pattern = pb.assembler.pattern
+        nnz = pattern.nnz
+        # Which full-matrix slot each free-free entry is: slice a matrix of slot numbers.
+        marker = pattern.matrix(np.arange(1, nnz + 1, dtype=np.float64))
+        free_block = part.free_block(marker).tocsr()
+        free_block.sort_indices()
+        self._indptr = free_block.indptr
+        self._indices = free_block.indices
+        slot_of_entry = free_block.data.astype(np.int64) - 1
+        entry_of_slot = np.full(nnz, -1, dtype=np.int64)
+        entry_of_slot[slot_of_entry] = np.arange(slot_of_entry.size)
+        rows, cols, vals = [], [], []
+        cell_sum = np.zeros(nnz)
+        for ids, K_e in self._cell_matrices():
+            slots = pattern.slots[ids]
+            cell_sum += np.bincount(slots.ravel(), weights=K_e.ravel(), minlength=nnz)
+            entries = entry_of_slot[slots]
+            keep = (entries >= 0) & (K_e != 0.0)
+            rows.append(entries[keep])
+            cols.append(np.broadcast_to(ids[:, None, None], entries.shape)[keep])
+            vals.append(K_e[keep])
+        self._A = sp.csr_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
+                                shape=(self._indices.size, self.n_cells))
+        self._AT = self._A.T.tocsr()
+        # K_0: whatever the cell matrices do not explain (boundary terms such as convection).
+        # The problem's tangent has the pattern's slot order, so its data lines up.
+        zero = np.zeros(pb.space.n_dofs)
+        residual, K_unit = pb.residual_and_tangent(zero, self._base_params(np.ones(self.n_cells)))
+        rest = (np.asarray(K_unit.data) - cell_sum)[slot_of_entry]
+        self._K0 = np.where(np.abs(rest) > 1e-12 * np.abs(cell_sum).max(), rest, 0.0)
+        self._force = -residual[part.free]
+        self._rows = np.repeat(np.arange(self._indptr.size - 1), np.diff(self._indptr))
+
+    def _check(self):
+        """Compare with the problem's own assembly at a random field (catches a physics
+        that is not linear in the parameter, or loads that depend on it)."""
+        pb, part = self.problem, self.partition
+        s = np.random.default_rng(0).uniform(0.5, 2.0, self.n_cells)
+        zero = np.zeros(pb.space.n_dofs)
+        residual, K = pb.residual_and_tangent(zero, self._base_params(s))
+        K = K[part.free][:, part.free]
+        difference = abs(K - self.stiffness(s)).max()
+        if difference > 1e-10 * abs(K).max():
+            raise InputError(f"the tangent is not linear in {self.parameter!r} (mismatch {difference:.2e}): "
+                             "CellScaledModel can not represent this problem; use femopt.sensitivity.gradient")
+        if np.abs(-residual[part.free] - self._force).max() > 1e-10 * max(np.abs(self._force).max(), 1e-300):
+            raise InputError(f"the loads depend on {self.parameter!r}: CellScaledModel needs loads "
+                             "independent of the design parameter")
+
+    # -- evaluation ----------------------------------------------------------------------
+    def _tick(self, phase, t0):
+        self.timings[phase] = self.timings.get(phase, 0.0) + time.perf_counter() - t0
+
+    @property
+    def force(self) -> np.ndarray:
+        """Load vector on the free dofs ``(n_free,)``."""
+        return self._force
+
+    def stiffness(self, values) -> sp.csr_matrix:
+        """Free–free tangent ``K(s)`` (CSR) for the per-cell values ``s (n_cells,)``."""
+        t0 = time.perf_counter()
+        values = np.asarray(values, dtype=np.float64)
+        if values.shape != (self.n_cells,):
+            raise InputError(f"{self.parameter!r}: expected {self.n_cells} cell values, got shape {values.shape}")
+        K = sp.csr_matrix((self._K0 + self._A @ values, self._indices, self._indptr),
+                          shape=(self._indptr.size - 1,) * 2)
+        self._tick("assembly", t0)
+        return K
+
+    def solve(self, values):
+        """Free dof values ``(n_free,)`` and the factorization (kept for adjoints)."""
+        K = self.stiffness(values)
+        t0 = time.perf_counter()
+        factorization = self.linear_solver.factorize(K)
+        u = factorization.solve(self._force)
+        self._tick("solve", t0)
+        return u, factorization
+
+    def expand(self, u_free) -> np.ndarray:
+        """Nodal field ``(n_nodes,)`` or ``(n_nodes, c)`` from free dof values."""
+        return self.problem.space.as_field(self.partition.expand(u_free, np.zeros(self.partition.prescribed.size)))
+
+    def energy_density(self, a, b) -> np.ndarray:
+        """``a_eᵀ K_e b_e`` per cell, ``(n_cells,)``, for free-dof vectors ``a``, ``b``."""
+        t0 = time.perf_counter()
+        out = self._AT @ (a[self._rows] * b[self._indices])
+        self._tick("sensitivity", t0)
+        return out
+
+    def compliance(self, values):
+        """``(C, dC/ds, u_free)``: compliance f·u and its gradient ``(n_cells,)``.
+
+        Compliance is self-adjoint (λ = u), so dC/ds_e = −u_eᵀ K_e u_e costs no solve."""
+        u, _ = self.solve(values)
+        return float(self._force @ u), -self.energy_density(u, u), u
+
+    def adjoint_gradient(self, factorization, u, dJ_du):
+        """dJ/ds from ∂J/∂u on the free dofs (explicit ∂J/∂s not included):
+        Kᵀλ = ∂J/∂u, dJ/ds = −λ_eᵀ K_e u_e."""
+        t0 = time.perf_counter()
+        lam = factorization.solve_transpose(np.asarray(dJ_du, dtype=np.float64))
+        self._tick("solve", t0)
+        return -self.energy_density(lam, u)

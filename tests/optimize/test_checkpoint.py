@@ -1,0 +1,86 @@
+"""Checkpoints: atomic NPZ without pickle, and a killed run resumed from its checkpoint
+ends with the same design as an uninterrupted one."""
+import os
+
+import numpy as np
+import pytest
+
+import femopt as fo
+from femopt import design as fd
+from femopt import optimize as fopt
+from femopt.errors import InputError
+
+from .problems import cantilever_stiffness, cantilever_weight
+
+
+def test_roundtrip_without_pickle(tmp_path):
+    path = tmp_path / "run.npz"
+    cp = fopt.Checkpoint(np.arange(3.0), 7, {"low": np.ones(3), "steps": np.array(7)},
+                         {"objective": np.array([3.0, 2.0])}, {"method": "MMA", "n": 3, "m": 1})
+    fopt.write_checkpoint(path, cp)
+    with np.load(path, allow_pickle=False) as data:  # no pickle needed anywhere
+        assert set(data.files) >= {"x", "iteration", "meta", "state.low", "history.objective"}
+    back = fopt.read_checkpoint(path)
+    np.testing.assert_array_equal(back.x, cp.x)
+    assert back.iteration == 7 and back.meta["method"] == "MMA" and int(back.state["steps"]) == 7
+    assert os.listdir(tmp_path) == ["run.npz"]  # the temporary file was renamed, not left behind
+
+
+def test_a_failed_write_keeps_the_previous_checkpoint(tmp_path):
+    path = tmp_path / "run.npz"
+    fopt.write_checkpoint(path, fopt.Checkpoint(np.zeros(2), 1))
+    with pytest.raises(InputError, match="not a plain array"):
+        fopt.write_checkpoint(path, fopt.Checkpoint(np.zeros(2), 2, state={"bad": np.array([{}], dtype=object)}))
+    assert fopt.read_checkpoint(path).iteration == 1 and os.listdir(tmp_path) == ["run.npz"]
+
+
+def test_garbage_is_rejected(tmp_path):
+    path = tmp_path / "junk.npz"
+    path.write_bytes(b"not a checkpoint")
+    with pytest.raises(InputError, match="cannot read checkpoint"):
+        fopt.read_checkpoint(path)
+
+
+def _run(tmp_path, name, max_iterations, **kwargs):
+    return fopt.minimize(cantilever_weight, np.full(5, 5.0), constraints=[cantilever_stiffness],
+                         bounds=(1.0, 10.0), method="mma", max_iterations=max_iterations, tol_change=1e-9,
+                         checkpoint=tmp_path / name, **kwargs)
+
+
+def test_mma_resume_is_bitwise(tmp_path):
+    full = _run(tmp_path, "full.npz", 12)
+    _run(tmp_path, "killed.npz", 5)  # "killed" after 5 iterations; its checkpoint stays
+    resumed = _run(tmp_path, "killed.npz", 12, resume=True)
+    np.testing.assert_array_equal(resumed.x, full.x)
+    np.testing.assert_array_equal(resumed.history.objective, full.history.objective)
+    assert resumed.iterations == 12
+
+
+def test_resume_checks_the_method(tmp_path):
+    _run(tmp_path, "run.npz", 2)
+    with pytest.raises(InputError, match="method"):
+        fopt.minimize(cantilever_weight, np.full(5, 5.0), constraints=[cantilever_stiffness],
+                      bounds=(1.0, 10.0), method="SLSQP", checkpoint=tmp_path / "run.npz", resume=True)
+
+
+@pytest.mark.parametrize("method", ["oc", "mma"])
+def test_topology_resume_equals_uninterrupted(tmp_path, method):
+    mesh = fo.mesh.rectangle(size=(16, 6), shape=(16, 6), cell="quad4")
+    pb = fo.Problem(mesh, fo.physics.LinearElasticity(E=1.0, nu=0.3, plane="stress"))
+    pb.fix("xmin")
+    pb.point_load(lambda x: np.isclose(x[:, 0], 16) & np.isclose(x[:, 1], 0), [0.0, -1.0])
+    model = fd.CellScaledModel(pb, "E")
+    design = fd.DensityDesign(mesh, filter=fd.DensityFilter(mesh, 1.5),
+                              projection=fd.Continuation(1.0, 2.0, every=4, maximum=4.0))
+    objective, volume = fd.Compliance(model, design), fd.VolumeConstraint(design, 0.5)
+
+    def run(name, n, **kw):
+        return fopt.minimize(objective, design.initial(0.5), constraints=[volume], method=method,
+                             max_iterations=n, tol_change=1e-9, schedule=design, checkpoint=tmp_path / name, **kw)
+
+    full = run("full.npz", 14)
+    run("killed.npz", 6)
+    resumed = run("killed.npz", 14, resume=True)
+    np.testing.assert_array_equal(resumed.x, full.x)
+    np.testing.assert_array_equal(resumed.history.objective, full.history.objective)
+    assert design.beta == 4.0

@@ -1,10 +1,15 @@
-"""The global assembler: runs element kernels over cells in chunks and scatters.
+"""The global assembler: runs chunk kernels over cells and scatters into CSR.
 
-JAX runs only inside a chunk: ``vmap`` of a one-cell kernel over a fixed-size chunk of
-cells, ``jit``-compiled once per (law, element, rule, chunk size) and kept in a
-module-level cache, so a second problem with the same physics compiles nothing. Chunks
-bound the memory of per-point temporaries; what is kept across chunks is the output
-(element matrices feeding one ``np.bincount`` into the CSR data).
+JAX runs only inside a chunk: a compiled kernel over a fixed number of cells (the last
+chunk padded), cached at module level per (law, element, rule, parameter layout), so
+a second problem with the same physics compiles nothing. Volume terms use the chunk
+kernels of :mod:`.fast_kernels` (the same numbers as ``vmap`` of the one-cell kernels
+of :mod:`.kernels`, several times faster); boundary terms, and volume terms when asked
+with ``kernels="vmap"``, use ``jit(vmap(one-cell kernel))``.
+
+Chunks bound memory: each chunk's output is scattered into the global residual and
+CSR data by precomputed plans (:mod:`.scatter`) while the next chunk computes (JAX
+dispatches asynchronously), and is then dropped.
 """
 from __future__ import annotations
 
@@ -16,18 +21,21 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from ..errors import InputError
 from ..fem.elements import reference_element
 from ..fem.quadrature import quadrature
-from .kernels import (CellTables, PointLaw, cell_residual, cell_tables, cell_tangent,
-                      facet_residual, facet_tangent)
+from .fast_kernels import KernelSpec, chunk_kernel, tangent_rows
+from .kernels import PointLaw, cell_residual, cell_tables, cell_tangent, facet_residual, facet_tangent
 from .pattern import SparsityPattern, build_pattern
+from .scatter import make_plan
 
 __all__ = ["CellTerm", "FacetTerm", "Assembler", "DEFAULT_CHUNK_ENTRIES"]
 
 _log = logging.getLogger("femopt.assembly")
 
-#: Element-matrix entries per chunk (chunk size = this / (local dofs)²), ~16 MB of float64.
-DEFAULT_CHUNK_ENTRIES = 2_000_000
+#: Element-matrix entries per chunk (chunk size = this / (local dofs)²), ~10 MB of
+#: float64: big enough to amortize per-operation overheads, small enough for the cache.
+DEFAULT_CHUNK_ENTRIES = 1_200_000
 
 _COMPILED: dict = {}
 
@@ -53,34 +61,74 @@ def _law_key(law):
     return key() if callable(key) else law
 
 
-def _compiled(kind, law, tables_key, tables, c, tangent):
-    """jit(vmap(one-cell kernel)) for a chunk, cached across problems."""
-    key = (kind, _law_key(law), tables_key, c, tangent)
-    fn = _COMPILED.get(key)
-    if fn is None:
-        if kind == "cell":
-            point_law = PointLaw(law, c)
-            one = partial(cell_tangent if tangent else cell_residual, point_law, tables)
-        else:
-            one = partial(facet_tangent if tangent else facet_residual, law, tables)
-        fn = jax.jit(jax.vmap(one, in_axes=(0, 0, None, 0, 0)))
-        _COMPILED[key] = fn
-    return fn
+def _param_layout(params):
+    pg, pc, pn = params
+    return tuple(sorted([(k, "global", tuple(np.shape(v))) for k, v in pg.items()]
+                        + [(k, "cell", tuple(np.shape(v)[1:])) for k, v in pc.items()]
+                        + [(k, "node", tuple(np.shape(v)[1:])) for k, v in pn.items()]))
+
+
+def _vmap_kernel(block, c, tangent):
+    """jit(vmap(one-cell kernel)) with outputs in the chunk kernels' cells-first layout:
+    residual (m, c, n), tangent (m, c, c, n·n) with rows (a, b) a-major."""
+    if block.kind == "cell":
+        one = partial(cell_tangent if tangent else cell_residual, PointLaw(block.law, c), block.tables)
+    else:
+        one = partial(facet_tangent if tangent else facet_residual, block.law, block.tables)
+    batched = jax.vmap(one, in_axes=(0, 0, None, 0, 0))
+    n = block.nodes.shape[1]
+
+    def kernel(U, X, pg, pc, pn):
+        out = batched(U, X, pg, pc, pn)
+        if not tangent:
+            return jnp.swapaxes(out, 1, 2)
+        r, K = out                                               # (m, n, c), (m, n, c, n, c)
+        return jnp.swapaxes(r, 1, 2), jnp.transpose(K, (0, 2, 4, 1, 3)).reshape(-1, c, c, n * n)
+
+    return kernel
+
+
+#: XLA options for the chunk kernels (long flat graphs): the classic loop emitters
+#: compile them about twice as fast as the default ones and run as fast.
+_FAST_KERNEL_OPTIONS = {"xla_cpu_use_fusion_emitters": False}
+
+
+def _jit_with_options(fn):
+    """``jax.jit`` with :data:`_FAST_KERNEL_OPTIONS`, or plain if this XLA lacks them."""
+    with_options = jax.jit(fn, compiler_options=_FAST_KERNEL_OPTIONS)
+    plain = jax.jit(fn)
+    state = {"fn": with_options}
+
+    def call(*args):
+        try:
+            return state["fn"](*args)
+        except Exception as error:  # an XLA without the option rejects it by name
+            if state["fn"] is plain or "xla_cpu_use_fusion_emitters" not in str(error):
+                raise
+            state["fn"] = plain
+            return plain(*args)
+
+    return call
 
 
 class _Block:
-    """One term prepared for assembly: its cells' node ids, local→global dofs, tables."""
+    """One term prepared for assembly: its cells' node ids, local→global dofs, tables.
 
-    def __init__(self, space, term, pattern_slots_fn):
+    Attributes: ``kind`` ("cell"/"facet"), ``law``, ``cells`` (cell ids), ``nodes``
+    (node ids per entity), ``local_nodes`` (facets: cell-local node numbers), ``dofs``,
+    ``tables``, ``tables_key``, ``local`` (facets: cell-local dofs)."""
+
+    def __init__(self, space, term, slots_fn):
         mesh = space.mesh
         c = space.n_components
         if isinstance(term, CellTerm):
             self.kind = "cell"
             self.law = term.law
-            self.cells = np.arange(mesh.n_cells) if term.cells is None else np.asarray(term.cells)
+            self.cells = np.arange(mesh.n_cells) if term.cells is None else np.asarray(term.cells, dtype=np.int64)
             self.nodes = mesh.cells[self.cells]
             self.tables = cell_tables(space.element, space.quadrature)
             self.tables_key = (mesh.cell_type.name, space.quadrature.degree)
+            self.local_nodes = None
             self.local = None  # all local dofs of the cell
         else:
             self.kind = "facet"
@@ -88,27 +136,26 @@ class _Block:
             facets = np.asarray(term.facets, dtype=np.int64).reshape(-1, 2)
             self.cells = facets[:, 0]
             ct = mesh.cell_type
-            local_nodes = np.asarray(ct.facets, dtype=np.int64)[facets[:, 1]]  # (m, nf)
-            self.nodes = np.take_along_axis(mesh.cells[self.cells], local_nodes, axis=1)
+            self.local_nodes = np.asarray(ct.facets, dtype=np.int64)[facets[:, 1]]  # (m, nf)
+            self.nodes = np.take_along_axis(mesh.cells[self.cells], self.local_nodes, axis=1)
             facet_element = reference_element(ct.facet_type)
             rule = quadrature(ct.facet_type, max(1, 2 * facet_element.order))
             self.tables = cell_tables(facet_element, rule)
             self.tables_key = (ct.facet_type, rule.degree)
-            self.local = (local_nodes[:, :, None] * c + np.arange(c)).reshape(len(facets), -1)
+            self.local = (self.local_nodes[:, :, None] * c + np.arange(c)).reshape(len(facets), -1)
         self.dofs = (self.nodes[:, :, None] * c + np.arange(c)).reshape(len(self.nodes), -1)
-        self._slots_fn = pattern_slots_fn
-        self._slots = None
+        self.points = mesh.points[self.nodes]
+        self._slots_fn = slots_fn
+        self.plans: dict = {}
 
     @property
     def slots(self):
-        """CSR slots of this block's element-matrix entries."""
-        if self._slots is None:
-            slots = self._slots_fn()[self.cells]
-            if self.local is not None:
-                slots = np.take_along_axis(slots, self.local[:, :, None], axis=1)
-                slots = np.take_along_axis(slots, self.local[:, None, :], axis=2)
-            self._slots = slots
-        return self._slots
+        """CSR slots ``(n_entities, n_local_dofs, n_local_dofs)`` of this block's entries."""
+        slots = self._slots_fn()[self.cells]
+        if self.local is not None:
+            slots = np.take_along_axis(slots, self.local[:, :, None], axis=1)
+            slots = np.take_along_axis(slots, self.local[:, None, :], axis=2)
+        return slots
 
 
 class Assembler:
@@ -118,11 +165,18 @@ class Assembler:
         space: the FunctionSpace of the unknown field.
         cell_terms, facet_terms: lists of :class:`CellTerm` / :class:`FacetTerm`.
         chunk_entries: element-matrix entries per chunk (bounds kernel memory).
+        kernels: ``"fast"`` (default) runs volume terms through the chunk kernels of
+            :mod:`.fast_kernels`; ``"vmap"`` through ``vmap`` of the one-cell kernels
+            (the reference formulation; same numbers to round-off, slower).
     """
 
-    def __init__(self, space, cell_terms=(), facet_terms=(), *, chunk_entries=DEFAULT_CHUNK_ENTRIES):
+    def __init__(self, space, cell_terms=(), facet_terms=(), *, chunk_entries=DEFAULT_CHUNK_ENTRIES,
+                 kernels: str = "fast"):
+        if kernels not in ("fast", "vmap"):
+            raise InputError(f"kernels must be 'fast' or 'vmap', got {kernels!r}")
         self.space = space
         self.chunk_entries = int(chunk_entries)
+        self.kernels = kernels
         self._pattern: SparsityPattern | None = None
         self.blocks = [_Block(space, t, lambda: self.pattern.slots) for t in (*cell_terms, *facet_terms)]
 
@@ -133,44 +187,75 @@ class Assembler:
             self._pattern = build_pattern(mesh.cells, mesh.n_nodes, self.space.n_components)
         return self._pattern
 
-    def _chunks(self, block):
+    def chunk_size(self, block) -> int:
         nd = block.dofs.shape[1]
-        size = max(64, self.chunk_entries // (nd * nd))
-        m = len(block.cells)
-        size = min(size, m)
-        for start in range(0, m, size):
-            idx = np.arange(start, min(start + size, m))
-            pad = size - len(idx)
-            yield idx, np.concatenate([idx, np.full(pad, idx[-1])]) if pad else idx
+        return max(1, min(len(block.cells), self.chunk_entries // (nd * nd)))
+
+    def _kernel(self, block, params, tangent):
+        """Compiled chunk kernel, its tangent rows and the number of mirrored rows."""
+        c = self.space.n_components
+        fast = block.kind == "cell" and self.kernels == "fast"
+        symmetric = fast and bool(getattr(block.law, "symmetric", False))
+        layout = _param_layout(params)
+        key = (block.kind, fast, _law_key(block.law), block.tables_key, c, tangent, symmetric, layout)
+        fn = _COMPILED.get(key)
+        if fn is None:
+            if fast:
+                spec = KernelSpec(PointLaw(block.law, c), block.tables, tangent, symmetric, layout)
+                fn = _jit_with_options(chunk_kernel(spec))
+            else:
+                fn = jax.jit(_vmap_kernel(block, c, tangent))
+            _COMPILED[key] = fn
+        n = block.nodes.shape[1]
+        rows = np.asarray(tangent_rows(n, symmetric))
+        return fn, rows, (n * (n - 1) // 2 if symmetric else 0)
+
+    def _plans(self, block, rows, n_mirror, tangent):
+        """Scatter plans of a block; a tangent plan serves the residual too."""
+        size = self.chunk_size(block)
+        key = (size, rows.tobytes(), n_mirror)
+        if key in block.plans:
+            return block.plans[key]
+        if not tangent:
+            for (other_size, _, _), plans in block.plans.items():
+                if other_size == size:
+                    return plans
+        block.plans[key if tangent else (size, b"", 0)] = plans = make_plan(
+            block, self.pattern, size, rows, n_mirror, tangent)
+        return plans
 
     def _run(self, block, U, params, tangent):
-        """Yield (index range, residual (k, nd), tangent (k, nd, nd) or None) per chunk."""
-        mesh, c = self.space.mesh, self.space.n_components
+        """Yield (chunk plan, residual (size, c, n), tangent (size, c, c, rows) or None),
+        the next chunk's kernel already dispatched while the caller scatters."""
         pg, pc, pn = params
-        fn = _compiled(block.kind, block.law, block.tables_key, block.tables, c, tangent)
-        X_all = mesh.points[block.nodes]
-        U_all = U[block.nodes]
-        pc_all = {k: v[block.cells] for k, v in pc.items()}
-        pn_all = {k: v[block.nodes] for k, v in pn.items()}
-        for idx, padded in self._chunks(block):
-            out = fn(U_all[padded], X_all[padded], pg,
-                     {k: v[padded] for k, v in pc_all.items()},
-                     {k: v[padded] for k, v in pn_all.items()})
-            k = len(idx)
+        fn, rows, n_mirror = self._kernel(block, params, tangent)
+        plans = self._plans(block, rows, n_mirror, tangent)
+        pc_all = {k: np.asarray(v)[block.cells] for k, v in pc.items()}
+        pn_all = {k: np.asarray(v)[block.nodes] for k, v in pn.items()}
+
+        def launch(plan):
+            e = plan.entities
+            return fn(U[block.nodes[e]], block.points[e], pg,
+                      {k: v[e] for k, v in pc_all.items()}, {k: v[e] for k, v in pn_all.items()})
+
+        pending = launch(plans[0])
+        for j, plan in enumerate(plans):
+            out = pending
+            if j + 1 < len(plans):
+                pending = launch(plans[j + 1])
             if tangent:
                 r, K = out
-                nd = block.dofs.shape[1]
-                yield idx, np.asarray(r).reshape(len(padded), nd)[:k], np.asarray(K).reshape(len(padded), nd, nd)[:k]
+                yield plan, np.asarray(r), np.asarray(K)
             else:
-                yield idx, np.asarray(out).reshape(len(padded), -1)[:k], None
+                yield plan, np.asarray(out), None
 
     def residual(self, u, params) -> np.ndarray:
         """Global residual ``(n_dofs,)`` at the flat dof vector ``u``."""
         U = np.asarray(u, dtype=np.float64).reshape(self.space.mesh.n_nodes, -1)
         r = np.zeros(self.space.n_dofs)
         for block in self.blocks:
-            for idx, r_e, _ in self._run(block, U, params, tangent=False):
-                r += np.bincount(block.dofs[idx].ravel(), weights=r_e.ravel(), minlength=r.size)
+            for plan, r_e, _ in self._run(block, U, params, tangent=False):
+                plan.dofs.add_to(r, [r_e.ravel()])
         return r
 
     def residual_and_tangent(self, u, params):
@@ -179,10 +264,7 @@ class Assembler:
         r = np.zeros(self.space.n_dofs)
         data = np.zeros(self.pattern.nnz)
         for block in self.blocks:
-            nd = block.dofs.shape[1]
-            K_all = np.empty((len(block.cells), nd, nd))
-            for idx, r_e, K_e in self._run(block, U, params, tangent=True):
-                r += np.bincount(block.dofs[idx].ravel(), weights=r_e.ravel(), minlength=r.size)
-                K_all[idx] = K_e
-            data += np.bincount(block.slots.ravel(), weights=K_all.ravel(), minlength=data.size)
+            for plan, r_e, K_e in self._run(block, U, params, tangent=True):
+                plan.dofs.add_to(r, [r_e.ravel()])
+                plan.slots.add_to(data, [K_e.ravel()] * len(plan.slots.index))
         return r, self.pattern.matrix(data)

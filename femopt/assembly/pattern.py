@@ -1,18 +1,24 @@
-"""Sparsity pattern and the scatter map from element-matrix entries to CSR slots.
+"""Sparsity pattern and the map from element-matrix entries to CSR slots.
 
-Built once per (dof map, block size); afterwards assembling a global matrix is one
-``np.bincount`` over a precomputed slot array — no Python loop over cells and no
-COO→CSR conversion per assembly.
+Built once per (mesh, block size); afterwards assembling a global matrix is one
+``np.bincount`` per chunk of cells over precomputed slots — no Python loop over cells
+and no COO→CSR conversion per assembly.
 
-The pattern is first found at node level (n_cells × n_nodes² pairs) and then expanded
-to dofs by the block size c (the number of field components): sorting c² times fewer
-keys. Within a CSR row the columns of one neighbour node are contiguous, so the slot of
-(row node r, component i; column node s, component k) is
-``c·c·node_indptr[r] + i·(c·deg(r)) + c·position(s in row r) + k``.
+The pattern is found at node level, as the structure of CᵀC with C the cell–node
+incidence matrix (SciPy's sparse product, sorted), and then expanded to dofs by the
+block size c (the number of field components). Within a CSR row the columns of one
+neighbour node are contiguous, so the slot of (row node r, component i; column node s,
+component k) is
+
+    c·c·node_indptr[r] + i·c·deg(r) + c·position(s in row r) + k.
+
+Only the node-level positions ``(n_cells, m, m)`` are stored; slot arrays are made per
+chunk, in the layout of the kernel that fills them (:meth:`SparsityPattern.entity_slots`).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import scipy.sparse as sp
@@ -20,20 +26,27 @@ import scipy.sparse as sp
 __all__ = ["SparsityPattern", "build_pattern"]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class SparsityPattern:
     """CSR structure of a global matrix and the element-entry → slot map.
 
     Attributes:
         indptr, indices: CSR arrays of the ``(n_dofs, n_dofs)`` matrix.
-        slots: ``(n_cells, n_local_dofs, n_local_dofs)`` index into the CSR data of each
-            element-matrix entry, local dofs ordered node-major like the dof map.
+        n_dofs: number of rows (and columns).
+        block: dofs per node (field components), c.
+        cells: ``(n_cells, m)`` node ids the pattern was built from.
+        node_indptr: ``(n_nodes + 1,)`` CSR row pointer of the node-level pattern.
+        positions: ``(n_cells, m, m)`` position of node ``cells[e, b]`` in the node row
+            of ``cells[e, a]``.
     """
 
     indptr: np.ndarray
     indices: np.ndarray
-    slots: np.ndarray
     n_dofs: int
+    block: int
+    cells: np.ndarray
+    node_indptr: np.ndarray
+    positions: np.ndarray
 
     @property
     def nnz(self) -> int:
@@ -42,6 +55,48 @@ class SparsityPattern:
     def matrix(self, data: np.ndarray) -> sp.csr_matrix:
         """A CSR matrix with this pattern and the given data (no copy of the pattern)."""
         return sp.csr_matrix((data, self.indices, self.indptr), shape=(self.n_dofs, self.n_dofs))
+
+    def entity_slots(self, cells, rows, local_nodes=None, mirror=False) -> np.ndarray:
+        """Slots of element-matrix entries in the kernels' layout ``(n, c, c, n_rows)``.
+
+        Args:
+            cells: ``(n,)`` cell ids.
+            rows: ``(n_rows, 2)`` local node pairs (a, b); entry ``[e, i, k, row]`` is the
+                coupling of (node a, component i) with (node b, component k).
+            local_nodes: ``(n, n_local)`` cell-local node numbers of each entity (a facet
+                of the cell); default: the cell's own nodes.
+            mirror: give instead the slots of the transposed entries (b, k; a, i).
+        """
+        c = self.block
+        cells = np.asarray(cells, dtype=np.int64)
+        rows = np.asarray(rows, dtype=np.int64).reshape(-1, 2)
+        ra, rb = (rows[:, 1], rows[:, 0]) if mirror else (rows[:, 0], rows[:, 1])
+        if local_nodes is None:
+            la, lb = ra[None, :], rb[None, :]
+        else:
+            local_nodes = np.asarray(local_nodes, dtype=np.int64)
+            la, lb = local_nodes[:, ra], local_nodes[:, rb]
+        e = cells[:, None]
+        node = self.cells[e, la]                                            # (n, n_rows)
+        start = self.node_indptr[node]
+        degree = self.node_indptr[node + 1] - start
+        base = (c * c * start + c * self.positions[e, la, lb])[:, None, None, :]
+        stride = (c * degree)[:, None, None, :]
+        comp = np.arange(c)
+        row_comp, col_comp = comp[None, :, None, None], comp[None, None, :, None]
+        if mirror:
+            row_comp, col_comp = col_comp, row_comp  # the row component is k, the column one i
+        return base + row_comp * stride + col_comp
+
+    @cached_property
+    def slots(self) -> np.ndarray:
+        """``(n_cells, m·c, m·c)`` slot of every element-matrix entry, local dofs ordered
+        node-major like the dof map (built on first use; the assembler does not need it)."""
+        n_cells, m = self.cells.shape
+        c = self.block
+        rows = np.stack(np.meshgrid(np.arange(m), np.arange(m), indexing="ij"), -1).reshape(-1, 2)
+        s = self.entity_slots(np.arange(n_cells), rows)                      # (n, c, c, m·m)
+        return s.reshape(n_cells, c, c, m, m).transpose(0, 3, 1, 4, 2).reshape(n_cells, m * c, m * c)
 
     def assemble(self, element_matrices: np.ndarray, cells: np.ndarray | None = None) -> np.ndarray:
         """Sum element matrices ``(n, n_local, n_local)`` into CSR data ``(nnz,)``.
@@ -62,37 +117,27 @@ def build_pattern(cells: np.ndarray, n_nodes: int, block: int) -> SparsityPatter
     """
     cells = np.asarray(cells, dtype=np.int64)
     n_cells, m = cells.shape
-    rows = np.repeat(cells, m, axis=1).ravel()
-    cols = np.tile(cells, (1, m)).ravel()
-    keys = rows * n_nodes + cols
-    unique_keys, pair_index = np.unique(keys, return_inverse=True)
-    node_rows = unique_keys // n_nodes
-    node_cols = unique_keys % n_nodes
-    node_indptr = np.zeros(n_nodes + 1, dtype=np.int64)
-    np.cumsum(np.bincount(node_rows, minlength=n_nodes), out=node_indptr[1:])
+    c = int(block)
+    incidence = sp.csr_matrix((np.ones(cells.size), cells.ravel(), np.arange(0, cells.size + 1, m)),
+                              shape=(n_cells, n_nodes))
+    nodes = (incidence.T @ incidence).tocsr()
+    nodes.sort_indices()
+    node_indptr = nodes.indptr.astype(np.int64)
     degree = np.diff(node_indptr)
-    position = np.arange(unique_keys.size) - node_indptr[node_rows]
+    # Position of each cell's node pair in its node row: look the pair up in the node
+    # pattern whose values are numbered 0..nnz-1 (SciPy's sorted-row lookup, in C).
+    nodes.data = np.arange(nodes.nnz, dtype=np.float64)
+    pair = np.asarray(nodes[np.repeat(cells, m, axis=1).ravel(), np.tile(cells, (1, m)).ravel()])
+    positions = (pair.reshape(n_cells, m, m).astype(np.int64) - node_indptr[cells][:, :, None]).astype(np.int32)
 
-    c = block
+    index_type = np.int32 if nodes.nnz * c * c < np.iinfo(np.int32).max else np.int64
     # Dof-level CSR: row (r, i) holds, for each neighbour s of r in order, columns (s, 0..c-1).
-    row_length = np.repeat(degree * c, c)
-    indptr = np.zeros(n_nodes * c + 1, dtype=np.int64)
-    np.cumsum(row_length, out=indptr[1:])
-    # Node pairs of each dof row, concatenated: the pair block of node row r, c times.
-    block_start = np.repeat(node_indptr[:-1], c)
-    block_length = np.repeat(degree, c)
-    offsets = np.cumsum(block_length) - block_length
-    pairs = np.repeat(block_start - offsets, block_length) + np.arange(block_length.sum())
-    indices = (node_cols[pairs][:, None] * c + np.arange(c)).ravel()
-    # Slot of each element entry (cell, a, i, b, k), built in place to bound temporaries.
-    pair_index = pair_index.reshape(n_cells, m, m)
-    r = cells[:, :, None]
-    base = c * c * node_indptr[r] + c * position[pair_index]           # (n_cells, m, m)
-    row_stride = c * degree[cells]                                     # (n_cells, m)
-    slots = np.empty((n_cells, m, c, m, c), dtype=np.int64)
-    slots[...] = base[:, :, None, :, None]
-    slots += (np.arange(c)[None, None, :] * row_stride[:, :, None])[:, :, :, None, None]
-    slots += np.arange(c)
-    slots = slots.reshape(n_cells, m * c, m * c)
-    return SparsityPattern(indptr=indptr, indices=indices, slots=slots,
-                           n_dofs=n_nodes * c)
+    indptr = np.zeros(n_nodes * c + 1, dtype=index_type)
+    np.cumsum(np.repeat(degree * c, c), out=indptr[1:])
+    row_start = np.repeat(node_indptr[:-1], c)                 # node-level start of each dof row
+    row_length = np.repeat(degree, c)
+    offsets = np.cumsum(row_length) - row_length
+    pairs = np.repeat(row_start - offsets, row_length) + np.arange(row_length.sum())
+    indices = (nodes.indices[pairs].astype(index_type)[:, None] * c + np.arange(c, dtype=index_type)).ravel()
+    return SparsityPattern(indptr=indptr, indices=indices, n_dofs=n_nodes * c, block=c, cells=cells,
+                           node_indptr=node_indptr, positions=positions)

@@ -49,8 +49,10 @@ class Compliance:
         c, dc_dE, u = self.model.compliance(E)
         grad = self.design.vjp(x, property_bar=dc_dE)
         if self.sensitivity_filter is not None:
-            grad = self.sensitivity_filter.filter_sensitivity(self.design.expand(x), self.design.expand(grad))
-            grad = grad[self.design.active]
+            active = self.design.active
+            full = np.zeros(self.design.mesh.n_cells)
+            full[active] = grad
+            grad = self.sensitivity_filter.filter_sensitivity(self.design.expand(x), full)[active]
         self.last = {"u": u, "rho": rho, "E": E}
         return self.scale * c, self.scale * grad
 

@@ -1,10 +1,17 @@
 """Functionals J(u, p, X) of a solved problem, written in JAX: the objectives and
-constraints that sensitivities differentiate."""
-from .base import Functional, from_function, integrate_cells, integrate_facets
-from .builtin import (boundary_average, compliance, mean, misfit, p_norm, point_value, volume,
-                      von_mises, von_mises_ks, von_mises_p_norm)
+constraints that sensitivities differentiate.
+
+Built in: :func:`compliance` (alias :func:`thermal_compliance`), :func:`volume` /
+:func:`mass`, :func:`point_value`, :func:`boundary_average`, :func:`mean`, :func:`p_norm`,
+:func:`von_mises_p_norm`, :func:`von_mises_ks`, :func:`misfit`. Your own: subclass
+:class:`Functional` or wrap ``f(problem, u, params, X)`` with :func:`from_function`, using
+:func:`integrate_cells` / :func:`integrate_facets` for integrals.
+"""
+from .base import Functional, Sum, from_function, integrate_cells, integrate_facets
+from .builtin import (boundary_average, compliance, mass, mean, misfit, p_norm, point_value,
+                      thermal_compliance, volume, von_mises, von_mises_ks, von_mises_p_norm)
 from .probe import PointProbe
 
-__all__ = ["Functional", "from_function", "integrate_cells", "integrate_facets", "PointProbe",
-           "compliance", "volume", "point_value", "boundary_average", "mean", "p_norm",
-           "von_mises", "von_mises_p_norm", "von_mises_ks", "misfit"]
+__all__ = ["Functional", "Sum", "from_function", "integrate_cells", "integrate_facets", "PointProbe",
+           "compliance", "thermal_compliance", "volume", "mass", "point_value", "boundary_average", "mean",
+           "p_norm", "von_mises", "von_mises_p_norm", "von_mises_ks", "misfit"]

@@ -18,8 +18,9 @@ import numpy as np
 from ..assembly.kernels import _point_params, cell_tables, geometry, _facet_geometry
 from ..fem.elements import reference_element
 from ..fem.quadrature import quadrature
+from . import compiled
 
-__all__ = ["Functional", "integrate_cells", "integrate_facets", "from_function", "Sum"]
+__all__ = ["Functional", "integrate_cells", "integrate_facets", "quadrature_values", "from_function", "Sum"]
 
 
 class Functional(ABC):
@@ -33,10 +34,12 @@ class Functional(ABC):
     def evaluate(self, problem, u, params, X):
         """J as a JAX scalar; ``u (n_dofs,)``, ``params`` dict, ``X (n_nodes, dim)``."""
 
-    def __call__(self, problem, u=None, params=None):
-        """Value at a state (default: the problem's last converged state)."""
+    def __call__(self, problem, u=None, params=None) -> float:
+        """Value at a state: ``u`` (a field or flat dof vector) with ``params``, or, when
+        ``u`` is None, the problem's converged state at ``params`` (solved if needed;
+        with both None, the last converged state)."""
         u, params = _state(problem, u, params)
-        return float(self.evaluate(problem, jnp.asarray(u), params, jnp.asarray(problem.mesh.points)))
+        return compiled.value(self, problem, u, params)
 
     def __add__(self, other):
         return Sum(((1.0, self), (1.0, other)))
@@ -80,23 +83,23 @@ def from_function(fn: Callable) -> Functional:
 
 
 def _state(problem, u, params):
-    if u is None:
-        if problem.state is None:
-            problem.solve(params)
-        u = problem.state.u
-        params = problem.state.params if params is None else problem.parameters(params)
-    else:
-        u = problem.space.as_vector(u)
-        params = problem.parameters(params)
-    return u, params
+    if u is not None:
+        return problem.space.as_vector(u), problem.parameters(params)
+    state = problem.state
+    if state is None or (params is not None and not compiled.same_params(state.params, problem.parameters(params))):
+        problem.solve(params)
+        state = problem.state
+    return state.u, state.params
 
 
-def integrate_cells(problem, integrand: Callable, u, params, X, cells=None):
-    """∫ integrand(grad_u, u, x, p) dx over ``cells`` (default all) in JAX.
+def quadrature_values(problem, integrand: Callable, u, params, X, cells=None):
+    """Values of ``integrand(grad_u, u, x, p)`` at every quadrature point of ``cells``
+    (default all) and the matching weights × Jacobian, both ``(n_selected_cells, q)``.
 
     ``integrand`` sees one quadrature point with the physics' shapes (scalar field:
     ``grad_u (dim,)``, ``u ()``; vector field: ``(c, dim)``, ``(c,)``) and returns a
-    scalar. Returns the per-cell integrals ``(n_selected_cells,)``.
+    scalar. ``jnp.sum(values * weights)`` is the integral; one pass serves several
+    integrals and pointwise maxima.
     """
     space = problem.space
     mesh = space.mesh
@@ -117,11 +120,20 @@ def integrate_cells(problem, integrand: Callable, u, params, X, cells=None):
 
         def at_point(g, uu, x, N_q):
             p = _point_params(pg, pcc, pnc, N_q)
-            return integrand(g[0], uu[0], x, p) if c == 1 else integrand(g, uu, x, p)
+            value = integrand(g[0], uu[0], x, p) if c == 1 else integrand(g, uu, x, p)
+            return jnp.asarray(value, dtype=jnp.result_type(float))
 
-        return wJ @ jax.vmap(at_point)(g, uq, xq, tables.N)
+        return jax.vmap(at_point)(g, uq, xq, tables.N), wJ
 
     return jax.vmap(one)(U, Xe, pce, pne)
+
+
+def integrate_cells(problem, integrand: Callable, u, params, X, cells=None):
+    """∫ integrand(grad_u, u, x, p) dx over each of ``cells`` (default all) in JAX:
+    the per-cell integrals ``(n_selected_cells,)`` (see :func:`quadrature_values` for
+    the integrand's arguments)."""
+    values, weights = quadrature_values(problem, integrand, u, params, X, cells)
+    return jnp.sum(values * weights, axis=1)
 
 
 def integrate_facets(problem, facets, integrand: Callable, u, params, X):

@@ -8,11 +8,11 @@ import jax.numpy as jnp
 import numpy as np
 
 from ..errors import InputError
-from .base import Functional, integrate_cells, integrate_facets
+from .base import Functional, integrate_cells, integrate_facets, quadrature_values
 from .probe import PointProbe
 
-__all__ = ["compliance", "volume", "point_value", "boundary_average", "mean", "p_norm",
-           "von_mises_p_norm", "von_mises_ks", "misfit", "von_mises"]
+__all__ = ["compliance", "thermal_compliance", "volume", "mass", "point_value", "boundary_average", "mean",
+           "p_norm", "von_mises_p_norm", "von_mises_ks", "misfit", "von_mises"]
 
 
 class _Compliance(Functional):
@@ -21,8 +21,16 @@ class _Compliance(Functional):
 
 
 def compliance(problem=None) -> Functional:
-    """Work of the external dead loads, f(p, X)·u (structural compliance; for heat
-    conduction the thermal compliance ∫ q T)."""
+    """Work of the external dead loads, f(p, X)·u: body forces, tractions, pressures and
+    point loads times the displacement (structural compliance); heat sources and heat
+    fluxes times the temperature (thermal compliance). Loads that depend on the state
+    (convection) are not external work and are left out."""
+    return _Compliance()
+
+
+def thermal_compliance(problem=None) -> Functional:
+    """Thermal compliance ∫ q T dx + ∫ q_n T dS (heat sources and fluxes times the
+    temperature): :func:`compliance` under its heat-conduction name."""
     return _Compliance()
 
 
@@ -31,20 +39,29 @@ class _Volume(Functional):
         self.density, self.cells = density, cells
 
     def evaluate(self, problem, u, params, X):
-        per_cell = integrate_cells(problem, lambda g, uu, x, p: 1.0, u, params, X, self.cells)
-        if self.density is None:
-            return jnp.sum(per_cell)
-        rho = jnp.asarray(params[self.density])
-        if rho.shape != (problem.mesh.n_cells,):
-            raise InputError(f"volume(density={self.density!r}) needs a per-cell field, got shape {rho.shape}")
-        rho = rho if self.cells is None else rho[self.cells]
-        return jnp.dot(rho, per_cell)
+        name = self.density
+        integrand = (lambda g, uu, x, p: 1.0) if name is None else (lambda g, uu, x, p: p[name])
+        return jnp.sum(integrate_cells(problem, integrand, u, params, X, self.cells))
 
 
 def volume(problem=None, *, density: str | None = None, cells=None) -> Functional:
-    """Volume (area in 2D) ∫ dx, or the material volume ∫ ρ dx with ``density`` the name
-    of a per-cell parameter."""
+    """Volume (area in 2D) ∫ dx over ``cells`` (default all); with ``density`` (the name
+    of a scalar parameter: global, per cell or per node) the weighted volume ∫ ρ dx, i.e.
+    the mass."""
+    if problem is not None and density is not None:
+        _check_scalar_parameter(problem, density)
     return _Volume(density, cells)
+
+
+def mass(problem=None, *, density: str) -> Functional:
+    """Mass ∫ ρ dx, ``density`` the name of a scalar parameter (global, per cell or per node)."""
+    return volume(problem, density=density)
+
+
+def _check_scalar_parameter(problem, name):
+    if name not in problem.params:
+        raise InputError(f"density {name!r} is not a parameter of this problem ({sorted(problem.params)}); "
+                         "declare it as a physics parameter to integrate (and differentiate) it")
 
 
 class _PointValue(Functional):
@@ -53,7 +70,7 @@ class _PointValue(Functional):
 
     def evaluate(self, problem, u, params, X):
         values = self.probe.values(problem, u)
-        return values[0] if self.component is None else values[0, self.component]
+        return values[0, 0 if self.component is None else self.component]
 
 
 def point_value(problem, point, component=None) -> Functional:
@@ -96,11 +113,10 @@ class _Mean(Functional):
     def evaluate(self, problem, u, params, X):
         k, q = self.component, self.power
         val = (lambda uu: uu) if k is None else (lambda uu: uu[k])
-        vol = jnp.sum(integrate_cells(problem, lambda g, uu, x, p: 1.0, u, params, X))
-        if q is None:
-            return jnp.sum(integrate_cells(problem, lambda g, uu, x, p: val(uu), u, params, X)) / vol
-        integral = jnp.sum(integrate_cells(problem, lambda g, uu, x, p: jnp.abs(val(uu)) ** q, u, params, X))
-        return (integral / vol) ** (1.0 / q)
+        integrand = (lambda g, uu, x, p: val(uu)) if q is None else (lambda g, uu, x, p: jnp.abs(val(uu)) ** q)
+        values, weights = quadrature_values(problem, integrand, u, params, X)
+        average = jnp.sum(values * weights) / jnp.sum(weights)
+        return average if q is None else average ** (1.0 / q)
 
 
 def mean(problem, component=None) -> Functional:
@@ -140,25 +156,17 @@ class _StressAggregate(Functional):
     def evaluate(self, problem, u, params, X):
         vm = _point_von_mises(problem)
         w = self.weight
-        scale = (lambda p: 1.0) if w is None else (lambda p: p[w])
-        vol = jnp.sum(integrate_cells(problem, lambda g, uu, x, p: 1.0, u, params, X))
+        stress = (lambda g, uu, x, p: vm(g, p)) if w is None else (lambda g, uu, x, p: p[w] * vm(g, p))
+        values, weights = quadrature_values(problem, stress, u, params, X)
+        vol = jnp.sum(weights)
         if self.kind == "p":
             q = self.exponent
-            integral = jnp.sum(integrate_cells(problem, lambda g, uu, x, p: (scale(p) * vm(g, p)) ** q,
-                                               u, params, X))
-            return (integral / vol) ** (1.0 / q)
+            return (jnp.sum(weights * values ** q) / vol) ** (1.0 / q)
         rho = self.exponent
-        # exp of (σ − shift): the shift cancels exactly; stop_gradient keeps it out of the
-        # derivative and it keeps exp from overflowing.
-        shift = jax.lax.stop_gradient(_max_vm(problem, u, params, X, vm, scale))
-        integral = jnp.sum(integrate_cells(
-            problem, lambda g, uu, x, p: jnp.exp(rho * (scale(p) * vm(g, p) - shift)), u, params, X))
-        return shift + jnp.log(integral / vol) / rho
-
-
-def _max_vm(problem, u, params, X, vm, scale):
-    return jnp.max(integrate_cells(problem, lambda g, uu, x, p: scale(p) * vm(g, p), u, params, X)
-                   / integrate_cells(problem, lambda g, uu, x, p: 1.0, u, params, X))
+        # exp of ρ(σ − shift): the shift cancels exactly, so it may be held constant
+        # (stop_gradient); the largest point value keeps exp from overflowing.
+        shift = jax.lax.stop_gradient(jnp.max(values))
+        return shift + jnp.log(jnp.sum(weights * jnp.exp(rho * (values - shift))) / vol) / rho
 
 
 def von_mises_p_norm(problem=None, p: float = 8.0, *, weight: str | None = None) -> Functional:

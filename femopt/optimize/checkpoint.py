@@ -49,7 +49,7 @@ def write_checkpoint(path, checkpoint: Checkpoint) -> None:
     arrays.update({f"state.{k}": np.asarray(v) for k, v in checkpoint.state.items()})
     arrays.update({f"history.{k}": np.asarray(v) for k, v in checkpoint.history.items()})
     meta = dict(checkpoint.meta, format_version=FORMAT_VERSION)
-    arrays["meta"] = np.array(json.dumps(meta))
+    arrays["meta"] = np.array(json.dumps(meta, default=str))
     for name, value in arrays.items():
         if value.dtype == object:
             raise InputError(f"checkpoint entry {name!r} is not a plain array (dtype object)")

@@ -136,6 +136,9 @@ def minimize(fun: Callable, x0, *, constraints: Sequence[Callable] = (), bounds=
                               checkpoint=checkpoint, resume=resume, report_every=report_every)
         return _result(x, history, status, message)
     optimizer = _optimizer(method)
+    if not (np.all(np.isfinite(lower)) and np.all(np.isfinite(upper))):
+        raise InputError(f"{type(optimizer).__name__} needs finite bounds on every variable (its move "
+                         "limits are fractions of upper - lower); got infinite ones")
     if optimizer.max_constraints is not None and len(constraints) > optimizer.max_constraints:
         raise InputError(f"{type(optimizer).__name__} handles at most {optimizer.max_constraints} "
                          f"constraint(s), got {len(constraints)}; use method='mma'")

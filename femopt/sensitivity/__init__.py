@@ -1,8 +1,23 @@
-"""Sensitivities: adjoint and direct derivatives of functionals, a differentiable solve
-for ``jax.grad``, and Taylor / finite-difference checks."""
-from .adjoint import COORDINATES, PRESCRIBED, Gradient, directional_derivative, gradient, value_and_grad
-from .differentiable import solve
-from .taylor import TaylorResult, finite_difference_check, taylor_test
+"""Sensitivities: adjoint and direct derivatives of functionals, Hessian-vector products,
+a differentiable solve for ``jax.grad``, and Taylor / finite-difference checks.
 
-__all__ = ["gradient", "value_and_grad", "directional_derivative", "Gradient", "COORDINATES",
-           "PRESCRIBED", "solve", "taylor_test", "finite_difference_check", "TaylorResult"]
+* :func:`gradient` / :func:`value_and_grad` — dJ/d(parameters, coordinates, prescribed
+  values); ``method="auto" | "adjoint" | "direct"``.
+* :func:`directional_derivative`, :func:`state_derivative` — forward (direct) derivatives.
+* :func:`hessian_vector_product`, :func:`hessian` — exact second order (second-order adjoint).
+* :class:`ReducedFunctional` — ``fun`` / ``jac`` / ``hessp`` for ``scipy.optimize.minimize``.
+* :func:`solve` — ``u = solve(problem, params)`` inside ``jax.grad`` (custom_vjp).
+* :func:`taylor_test`, :func:`finite_difference_check` — verify any gradient.
+"""
+from .adjoint import (METHODS, Gradient, choose_method, directional_derivative, gradient, state_derivative,
+                      value_and_grad)
+from .differentiable import solve
+from .hessian import hessian, hessian_vector_product
+from .reduced import ReducedFunctional
+from .state import COORDINATES, PRESCRIBED
+from .taylor import FiniteDifferenceResult, TaylorResult, finite_difference_check, taylor_test
+
+__all__ = ["gradient", "value_and_grad", "directional_derivative", "state_derivative", "Gradient",
+           "METHODS", "choose_method", "COORDINATES", "PRESCRIBED", "hessian_vector_product", "hessian",
+           "ReducedFunctional", "solve", "taylor_test", "finite_difference_check", "TaylorResult",
+           "FiniteDifferenceResult"]

@@ -1,152 +1,234 @@
-"""Adjoint and direct sensitivities of a functional of a solved problem.
+"""Adjoint and direct sensitivities of functionals of a solved problem.
 
-With R(u, p, X) = 0 solved by Newton and J(u, p, X) a functional:
+With R(u, p, X) = 0 solved by Newton (free dofs; prescribed dofs carry values ū) and
+J(u, p, X) a functional:
 
-    adjoint:  Kᵀ λ = ∂J/∂u on the free dofs  (K: the free–free tangent, already factorized)
+    adjoint:  Kᵀ λ = ∂J/∂u on the free dofs   (K: the free–free tangent, factorized by Newton)
               dJ/dp = ∂J/∂p − λᵀ ∂R/∂p,   dJ/dX = ∂J/∂X − λᵀ ∂R/∂X,
-              dJ/dū = ∂J/∂ū − λᵀ ∂R/∂ū  for prescribed values ū;
-    direct:   K δu = −∂R/∂p · δp,   dJ = ∂J/∂u δu + ∂J/∂p δp   (one solve per direction).
+              dJ/dū = ∂J/∂ū − λᵀ ∂R/∂ū   (λ = 0 on the prescribed dofs);
+    direct:   K δu = −(∂R/∂p δp + ∂R/∂X δX + ∂R/∂ū δū),   dJ = ∂J/∂u δu + ∂J/∂p δp + ...
 
-The adjoint costs one transposed solve with the factorization Newton kept, whatever the
-number of design variables; the direct method one solve per input direction. `gradient`
-picks by counting: adjoint when inputs outnumber outputs.
+λᵀ∂R/∂· and ∂R/∂· δ are element-level JAX products, scattered
+(:mod:`~femopt.sensitivity.element_products`). The adjoint costs one transposed solve with
+the kept factorization per *output*, whatever the number of inputs; the direct method one
+solve per scalar *input*. :func:`gradient` with ``method="auto"`` picks the cheaper.
 """
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
-
-import jax
-import jax.numpy as jnp
 import numpy as np
 
 from ..errors import InputError
+from ..functionals.compiled import partials
+from .element_products import residual_products
+from .state import COORDINATES, PRESCRIBED, ensure_state, input_shape, wrt_names
 
-__all__ = ["Gradient", "gradient", "value_and_grad", "directional_derivative", "COORDINATES", "PRESCRIBED"]
+__all__ = ["Gradient", "gradient", "value_and_grad", "directional_derivative", "state_derivative",
+           "METHODS", "choose_method"]
 
-COORDINATES = "coordinates"
-PRESCRIBED = "prescribed"
+_log = logging.getLogger("femopt.sensitivity")
+
+METHODS = ("auto", "adjoint", "direct")
 
 
 @dataclass
 class Gradient:
     """Value of a functional and its derivatives by name.
 
-    ``grads[name]`` has the shape of the parameter (``"coordinates"``: ``(n_nodes, dim)``;
-    ``"prescribed"``: one entry per prescribed dof, ordered like
-    ``problem.partition.prescribed``)."""
+    ``grads[name]`` has the shape of the quantity: a parameter's value (global: its point
+    shape; per-cell ``(n_cells, ...)``; per-node ``(n_nodes, ...)``), ``"coordinates"``
+    ``(n_nodes, dim)``, ``"prescribed"`` one entry per prescribed dof, ordered like
+    ``problem.partition.prescribed``. ``method`` says which way it was computed."""
 
     value: float
     grads: dict
+    method: str = "adjoint"
 
     def __getitem__(self, name):
         return self.grads[name]
 
 
-def _ensure_state(problem, params):
-    wanted = problem.parameters(params)
-    state = problem.state
-    if state is None or not _same_params(state.params, wanted):
-        problem.solve(params)
-        state = problem.state
-    if state.factorization is None:
-        raise InputError("the problem's state has no factorization to reuse; solve it with femopt's Newton")
-    return state
+def choose_method(n_inputs: int, n_outputs: int) -> str:
+    """``"direct"`` when the scalar inputs are fewer than the outputs (one tangent solve
+    per input), else ``"adjoint"`` (one transposed solve per output)."""
+    return "direct" if n_inputs < n_outputs else "adjoint"
 
 
-def _same_params(a, b):
-    if a.keys() != b.keys():
-        return False
-    return all(np.shape(a[k]) == np.shape(b[k]) and np.array_equal(np.asarray(a[k]), np.asarray(b[k])) for k in a)
+def _functionals(functional):
+    single = not isinstance(functional, (list, tuple))
+    items = [functional] if single else list(functional)
+    for f in items:
+        if not callable(getattr(f, "evaluate", None)):
+            raise InputError(f"expected a femopt Functional (with evaluate(problem, u, params, X)), "
+                             f"got {type(f).__name__}; wrap a function with functionals.from_function")
+    if not items:
+        raise InputError("no functional given")
+    return single, items
 
 
-def _wrt_names(problem, wrt):
-    names = list(problem.params) + [COORDINATES, PRESCRIBED] if wrt is None else \
-        [wrt] if isinstance(wrt, str) else list(wrt)
-    for n in names:
-        if n not in problem.params and n not in (COORDINATES, PRESCRIBED):
-            raise InputError(
-                f"can not differentiate with respect to {n!r}: it is not a parameter of this problem "
-                f"(parameters: {sorted(problem.params)}, or {COORDINATES!r}, {PRESCRIBED!r}). A value "
-                "captured in a closure is a constant; declare it as a parameter to differentiate it"
-            )
-    return names
-
-
-def _jnp_params(params):
-    return {k: jnp.asarray(v, dtype=jnp.float64) for k, v in params.items()}
-
-
-def gradient(functional, problem, wrt=None, params=None) -> Gradient:
-    """Value and adjoint gradient of ``functional`` at the solution for ``params``.
+def gradient(functional, problem, wrt=None, params=None, *, method: str = "auto"):
+    """Value and gradient of ``functional`` at the solution for ``params``.
 
     Args:
-        functional: a :class:`~femopt.functionals.Functional`.
-        problem: the problem (solved now if its state is not at ``params``).
-        wrt: a name or list of names: parameters, ``"coordinates"`` (shape derivative),
-            ``"prescribed"`` (prescribed dof values). Default: all.
-        params: parameter overrides (as for ``Problem.solve``).
+        functional: a :class:`~femopt.functionals.Functional`, or a list of them (then a
+            list of :class:`Gradient` is returned, sharing the solves).
+        problem: the problem; its last converged state is used when it is at ``params``,
+            else it is solved now.
+        wrt: a name or list of names: parameters (globals, per-cell and per-node fields,
+            load magnitudes), ``"coordinates"`` (shape derivative), ``"prescribed"``
+            (prescribed dof values). Default: all.
+        params: parameter overrides (as for ``Problem.solve``); None: the last converged
+            state as it is (solved at the defaults if there is none).
+        method: ``"adjoint"`` (one transposed solve per functional), ``"direct"`` (one
+            solve per scalar input) or ``"auto"``: the cheaper of the two by counting.
     """
-    names = _wrt_names(problem, wrt)
-    state = _ensure_state(problem, params)
+    if method not in METHODS:
+        raise InputError(f"method must be one of {METHODS}, got {method!r}")
+    single, items = _functionals(functional)
+    names = wrt_names(problem, wrt)
+    state = ensure_state(problem, params)
+    n_inputs = sum(int(np.prod(input_shape(problem, state.params, n))) for n in names)
+    if method == "auto":
+        method = choose_method(n_inputs, len(items))
+        _log.debug("gradient: %d input(s), %d output(s): %s method", n_inputs, len(items), method)
+    run = _adjoint if method == "adjoint" else _direct
+    results = run(items, problem, state, names)
+    return results[0] if single else results
+
+
+def _adjoint(items, problem, state, names):
     part = problem.partition
-    u = jnp.asarray(state.u)
-    p = _jnp_params(state.params)
-    X = jnp.asarray(problem.mesh.points)
-    J, (dJ_du, dJ_dp, dJ_dX) = jax.value_and_grad(
-        lambda u, p, X: functional.evaluate(problem, u, p, X), argnums=(0, 1, 2))(u, p, X)
-    dJ_du = np.asarray(dJ_du)
-    lam = np.zeros(problem.space.n_dofs)
-    lam[part.free] = state.factorization.solve_transpose(dJ_du[part.free])
-    _, vjp = jax.vjp(lambda u, p, X: problem.traced_residual(u, p, X), u, p, X)
-    gu, gp, gX = vjp(jnp.asarray(lam))
-    grads = {}
+    u, params = state.u, state.params
+    parts = [partials(f, problem, u, params) for f in items]
+    rhs = np.stack([p[1][part.free] for p in parts], axis=1)
+    lam_free = state.factorization.solve_transpose(rhs).reshape(part.free.size, len(items))
+    products = residual_products(problem)
+    results = []
+    for j, (J, dJ_du, dJ_dp, dJ_dX) in enumerate(parts):
+        lam = np.zeros(problem.space.n_dofs)
+        lam[part.free] = lam_free[:, j]
+        ct = products.vjp(u, params, lam)
+        grads = {}
+        for n in names:
+            if n == COORDINATES:
+                grads[n] = dJ_dX - ct.coordinates
+            elif n == PRESCRIBED:
+                grads[n] = dJ_du[part.prescribed] - ct.u[part.prescribed]
+            else:
+                grads[n] = dJ_dp[n] - ct.params[n]
+        results.append(Gradient(J, grads, "adjoint"))
+    return results
+
+
+def _unit_directions(problem, params, names):
+    """(name, flat index, direction dict) for every scalar input."""
     for n in names:
-        if n == COORDINATES:
-            grads[n] = np.asarray(dJ_dX) - np.asarray(gX)
-        elif n == PRESCRIBED:
-            grads[n] = dJ_du[part.prescribed] - np.asarray(gu)[part.prescribed]
-        else:
-            grads[n] = np.asarray(dJ_dp[n]) - np.asarray(gp[n])
-    return Gradient(float(J), grads)
+        shape = input_shape(problem, params, n)
+        size = int(np.prod(shape))
+        for i in range(size):
+            e = np.zeros(size)
+            e[i] = 1.0
+            yield n, i, {n: e.reshape(shape)}
 
 
-def value_and_grad(functional, problem, wrt=None, params=None):
-    """``(value, gradient)`` — the gradient a single array when ``wrt`` is one name,
-    else a dict."""
-    g = gradient(functional, problem, wrt, params)
+def _direct(items, problem, state, names):
+    directions = list(_unit_directions(problem, state.params, names))
+    du = _tangents(problem, state, [d for _, _, d in directions])
+    parts = [partials(f, problem, state.u, state.params) for f in items]
+    results = []
+    for J, dJ_du, dJ_dp, dJ_dX in parts:
+        # the prescribed values' explicit part ∂J/∂ū is in dJ_du @ δu already (δū = e_i)
+        explicit = {n: (dJ_dX if n == COORDINATES else np.zeros(problem.partition.prescribed.size)
+                        if n == PRESCRIBED else dJ_dp[n]).ravel() for n in names}
+        flat = {n: np.zeros(np.prod(input_shape(problem, state.params, n), dtype=int)) for n in names}
+        for k, (n, i, _) in enumerate(directions):
+            flat[n][i] = dJ_du @ du[:, k] + explicit[n][i]
+        grads = {n: flat[n].reshape(input_shape(problem, state.params, n)) for n in names}
+        results.append(Gradient(J, grads, "direct"))
+    return results
+
+
+def _check_direction(problem, params, direction):
+    if not isinstance(direction, dict) or not direction:
+        raise InputError("direction must be a non-empty dict: name → perturbation")
+    wrt_names(problem, list(direction))
+    checked = {}
+    for n, d in direction.items():
+        d = np.asarray(getattr(d, "values", d), dtype=np.float64)
+        shape = input_shape(problem, params, n)
+        if d.shape != shape:
+            raise InputError(f"direction for {n!r} has shape {d.shape}, expected {shape}")
+        checked[n] = d
+    return checked
+
+
+def _tangents(problem, state, directions):
+    """δu (n_dofs, k) for k directions: K δu_free = −∂R/∂(p, X, ū) · direction."""
+    part = problem.partition
+    products = residual_products(problem)
+    n = problem.space.n_dofs
+    prescribed = np.zeros((n, len(directions)))
+    rhs = np.zeros((part.free.size, len(directions)))
+    for k, d in enumerate(directions):
+        du = np.zeros(n)
+        if PRESCRIBED in d:
+            du[part.prescribed] = d[PRESCRIBED]
+        dparams = {name: v for name, v in d.items() if name not in (COORDINATES, PRESCRIBED)}
+        dR = products.jvp(state.u, state.params, du=du, dparams=dparams, dX=d.get(COORDINATES))
+        rhs[:, k] = -dR[part.free]
+        prescribed[:, k] = du
+    du = prescribed
+    if len(directions):
+        du[part.free] = state.factorization.solve(rhs).reshape(part.free.size, len(directions))
+    return du
+
+
+def state_derivative(problem, direction: dict, params=None) -> np.ndarray:
+    """Direct sensitivity of the solution: δu = du/d(p, X, ū) · direction, as a field
+    ``(n_nodes,)`` or ``(n_nodes, c)`` (one solve with the kept factorization).
+
+    ``direction`` maps names (parameters, ``"coordinates"``, ``"prescribed"``) to
+    perturbations of their shape."""
+    state = ensure_state(problem, params)
+    d = _check_direction(problem, state.params, direction)
+    return problem.space.as_field(_tangents(problem, state, [d])[:, 0])
+
+
+def directional_derivative(functional, problem, direction: dict, params=None):
+    """Direct (forward) sensitivity dJ/d(p, X, ū) · direction.
+
+    ``direction`` maps names (parameters, ``"coordinates"``, ``"prescribed"``) to
+    perturbations of their shape. One linear solve with the kept factorization,
+    K δu = −∂R/∂p δp, whatever the number of functionals. Returns ``(J, dJ)``, or lists
+    of them for a list of functionals."""
+    single, items = _functionals(functional)
+    state = ensure_state(problem, params)
+    d = _check_direction(problem, state.params, direction)
+    du = _tangents(problem, state, [d])[:, 0]
+    part = problem.partition
+    out = []
+    for f in items:
+        J, dJ_du, dJ_dp, dJ_dX = partials(f, problem, state.u, state.params)
+        dJ = dJ_du @ du
+        for n, v in d.items():
+            if n == COORDINATES:
+                dJ += np.sum(dJ_dX * v)
+            elif n != PRESCRIBED:  # the prescribed part is in du already
+                dJ += np.sum(dJ_dp[n] * v)
+        out.append((J, float(dJ)))
+    if single:
+        return out[0]
+    return [J for J, _ in out], [dJ for _, dJ in out]
+
+
+def value_and_grad(functional, problem, wrt=None, params=None, *, method: str = "auto"):
+    """``(value, gradient)`` — the gradient an array when ``wrt`` is one name, else a
+    dict by name."""
+    g = gradient(functional, problem, wrt, params, method=method)
+    if isinstance(functional, (list, tuple)):
+        values = [gi.value for gi in g]
+        return values, [gi.grads[wrt] if isinstance(wrt, str) else gi.grads for gi in g]
     if isinstance(wrt, str):
         return g.value, g.grads[wrt]
     return g.value, g.grads
-
-
-def directional_derivative(functional, problem, direction: dict, params=None) -> tuple[float, float]:
-    """Direct (forward) sensitivity: dJ/dp · δp for one direction ``δp``.
-
-    ``direction`` maps names (parameters or ``"coordinates"``) to perturbations of their
-    shape. One linear solve with the kept factorization: K δu = −∂R/∂p δp.
-    Returns ``(J, dJ)``."""
-    names = _wrt_names(problem, list(direction))
-    if PRESCRIBED in names:
-        raise InputError("directional_derivative does not take 'prescribed'; use gradient()")
-    state = _ensure_state(problem, params)
-    part = problem.partition
-    u = jnp.asarray(state.u)
-    p = _jnp_params(state.params)
-    X = jnp.asarray(problem.mesh.points)
-    dp = {k: jnp.zeros_like(v) for k, v in p.items()}
-    dX = jnp.zeros_like(X)
-    for n, d in direction.items():
-        target = X if n == COORDINATES else p[n]
-        d = jnp.asarray(d, dtype=jnp.float64)
-        if d.shape != target.shape:
-            raise InputError(f"direction for {n!r} has shape {d.shape}, expected {target.shape}")
-        if n == COORDINATES:
-            dX = d
-        else:
-            dp[n] = d
-    _, dR = jax.jvp(lambda p, X: problem.traced_residual(u, p, X), (p, X), (dp, dX))
-    du = np.zeros(problem.space.n_dofs)
-    du[part.free] = state.factorization.solve(-np.asarray(dR)[part.free])
-    J, dJ = jax.jvp(lambda u, p, X: functional.evaluate(problem, u, p, X), (u, p, X),
-                    (jnp.asarray(du), dp, dX))
-    return float(J), float(dJ)

@@ -1,100 +1,125 @@
 """A solve that JAX can differentiate: ``u = femopt.solve(problem, params)``.
 
-Wrapped as ``jax.custom_vjp``: the forward pass runs femopt's Newton (through
-``jax.pure_callback``, so it also runs inside ``jax.jit``); the backward pass solves the
-adjoint system Kᵀλ = ū with the factorization Newton kept and returns −λᵀ∂R/∂p, with
-∂R/∂p applied by ``jax.vjp`` of the element kernels. User code around it — filters,
-projections, interpolations, regularizers, objectives written in JAX — is chained by JAX.
+Wrapped as ``jax.custom_vjp``. The forward pass runs femopt's Newton on the host
+(``jax.pure_callback``); the backward pass, also on the host, solves the adjoint system
+Kᵀλ = ū with the factorization Newton kept and returns −λᵀ∂R/∂p, ∂R/∂p applied by the
+element-level VJPs (:mod:`~femopt.sensitivity.element_products`). User code around it —
+filters, projections, material interpolation, regularizers, objectives written in JAX — is
+chained by JAX.
 
-What works: ``jax.grad``, ``jax.value_and_grad``, ``jax.vjp``, and all of these inside
-``jax.jit`` (the solve itself runs on the host each call; jit compiles the user's code
-around it). What does not: forward mode (``jax.jvp``, ``jax.jacfwd``, hence
-``jax.hessian``) — use :func:`femopt.sensitivity.directional_derivative` for a forward
-derivative; and ``vmap`` over designs (solves run one at a time).
+What works:
+    ``jax.grad``, ``jax.value_and_grad``, ``jax.vjp``; all of them under ``jax.jit`` (jit
+    compiles the user's code around the solve; the solve itself runs on the host, every
+    call); ``jax.vmap`` over designs (the solves run one after the other).
+What does not:
+    forward mode — ``jax.jvp``, ``jax.jacfwd``, hence ``jax.hessian`` — and
+    differentiating twice. Use :func:`~femopt.sensitivity.directional_derivative` for a
+    forward derivative and :func:`~femopt.sensitivity.hessian_vector_product` for second
+    order; node coordinates are differentiated by :func:`~femopt.sensitivity.gradient`
+    (``wrt="coordinates"``), not through this solve.
+
+Side effect: each forward pass leaves its solution in ``problem.state``. A backward pass
+whose forward solve is no longer the problem's state (two solves of one problem in one
+objective, e.g. two load cases) solves again, warm-started, before its adjoint.
 """
 from __future__ import annotations
+
+import weakref
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
+from ..assembly.parameters import CELL, NODE, cell_field, nodal_field
 from ..errors import InputError
+from ..functionals.compiled import same_params
+from .element_products import residual_products
 
 __all__ = ["solve"]
 
 
-def _host_params(problem, p):
-    return {k: np.asarray(v, dtype=np.float64) for k, v in p.items()}
-
-
-def _adjoint(problem, u, p, ubar):
-    """λ on all dofs (zero at prescribed ones) with Kᵀλ = ū on the free dofs."""
-    params = problem.parameters(_host_params(problem, p))
-    state = problem.state
-    if state is None or not np.array_equal(state.u, u) or not _same(state.params, params):
-        problem.solve(_host_params(problem, p), initial=problem.space.as_field(u))
-        state = problem.state
-    part = problem.partition
-    lam = np.zeros(problem.space.n_dofs)
-    lam[part.free] = state.factorization.solve_transpose(np.asarray(ubar)[part.free])
-    return lam
-
-
-def _same(a, b):
-    return a.keys() == b.keys() and all(np.array_equal(np.asarray(a[k]), np.asarray(b[k])) for k in a)
+def _host_params(problem, p, kinds):
+    params = {}
+    for name, value in p.items():
+        value = np.asarray(value, dtype=np.float64)
+        kind = kinds.get(name)
+        params[name] = cell_field(value) if kind == CELL else nodal_field(value) if kind == NODE else value
+    return problem.parameters(params)
 
 
 def solve(problem, params=None):
     """Solve ``problem`` with parameter overrides ``params`` (a dict of JAX or NumPy
-    arrays) and return the flat dof vector ``(n_dofs,)`` as a JAX array, differentiable
-    with respect to every value in ``params`` by reverse mode.
+    arrays, optionally marked with ``cell_field`` / ``nodal_field``) and return the flat
+    dof vector ``(n_dofs,)`` as a JAX array, differentiable with respect to every value
+    in ``params`` by reverse mode.
 
     Example::
 
-        def objective(E_field):
-            u = femopt.solve(problem, {"E": E_field})
-            return u @ f
+        def objective(rho):
+            E = 1e-3 + rho**3                              # SIMP, your own JAX
+            u = femopt.solve(problem, {"E": E})
+            return problem.external_loads(...) @ u         # or any JAX expression of u
 
-        g = jax.grad(objective)(E0)
+        g = jax.grad(objective)(rho0)
     """
     params = dict(params or {})
-    for name in params:
+    kinds = {}
+    arrays = {}
+    for name, value in params.items():
         if name not in problem.params:
             raise InputError(f"unknown parameter {name!r}; this problem has {sorted(problem.params)} "
                              "(a value captured in a closure can not be differentiated: declare it "
                              "as a parameter)")
-    p = {k: jnp.asarray(v, dtype=jnp.float64) for k, v in params.items()}
-    return _make_solve(problem)(p)
+        kind = getattr(value, "kind", None)
+        if kind is not None:
+            kinds[name] = kind
+            value = value.values
+        arrays[name] = jnp.asarray(value, dtype=jnp.float64)
+    key = tuple(sorted(kinds.items()))
+    per_problem = _SOLVES.setdefault(problem, {})
+    if key not in per_problem:
+        per_problem[key] = _make_solve(weakref.ref(problem), problem.space.n_dofs, kinds)
+    return per_problem[key](arrays)
 
 
-def _make_solve(problem):
-    shape = jax.ShapeDtypeStruct((problem.space.n_dofs,), jnp.float64)
-    X = jnp.asarray(problem.mesh.points)
+# One custom_vjp function per (problem, field markers): the same callbacks every call, so
+# JAX compiles the pure_callback wrappers once instead of at every (eager) call.
+_SOLVES: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+
+
+def _make_solve(problem_ref, n_dofs, kinds):
+    shape = jax.ShapeDtypeStruct((n_dofs,), jnp.float64)
 
     def forward_host(p):
-        problem.solve(_host_params(problem, p))
-        return problem.state.u.astype(np.float64)
+        problem = problem_ref()
+        problem.solve(_host_params(problem, p, kinds))
+        return np.asarray(problem.state.u, dtype=np.float64)
+
+    def backward_host(u, p, ubar):
+        problem = problem_ref()
+        params = _host_params(problem, p, kinds)
+        state = problem.state
+        if state is None or not np.array_equal(state.u, u) or not same_params(state.params, params):
+            problem.solve(params, initial=problem.space.as_field(np.asarray(u)))
+            state = problem.state
+        part = problem.partition
+        lam = np.zeros(problem.space.n_dofs)
+        lam[part.free] = state.factorization.solve_transpose(np.asarray(ubar, dtype=np.float64)[part.free])
+        cotangents = residual_products(problem).vjp(state.u, state.params, lam)
+        return {k: np.asarray(-cotangents.params[k], dtype=np.float64).reshape(np.shape(v)) for k, v in p.items()}
 
     @jax.custom_vjp
     def run(p):
-        return jax.pure_callback(forward_host, shape, p)
+        return jax.pure_callback(forward_host, shape, p, vmap_method="sequential")
 
     def fwd(p):
         u = run(p)
         return u, (u, p)
 
-    def bwd(res, ubar):
-        u, p = res
-        lam = jax.pure_callback(lambda u, p, ubar: _adjoint(problem, u, p, ubar), shape, u, p, ubar)
-
-        def weighted_residual(p):
-            full = {k: jnp.asarray(v) for k, v in problem.params.items()}
-            full.update(p)
-            return problem.traced_residual(u, full, X)
-
-        _, vjp = jax.vjp(weighted_residual, p)
-        (gp,) = vjp(lam)
-        return (jax.tree_util.tree_map(jnp.negative, gp),)
+    def bwd(residuals, ubar):
+        u, p = residuals
+        out_shapes = {k: jax.ShapeDtypeStruct(jnp.shape(v), jnp.float64) for k, v in p.items()}
+        return (jax.pure_callback(backward_host, out_shapes, u, p, ubar, vmap_method="sequential"),)
 
     run.defvjp(fwd, bwd)
     return run

@@ -78,3 +78,14 @@ def test_helmholtz_smooths_like_the_density_filter():
         spread[name] = np.sqrt(np.sum(out * d ** 2) / np.sum(out))
     # Same length scale within a factor ~1.5 (the PDE kernel has longer tails).
     assert 0.6 < spread["pde"] / spread["cone"] < 1.6
+
+
+def test_density_filter_vjp_is_the_transpose(grid):
+    import jax
+
+    f = fd.DensityFilter(grid, 2.0)
+    rng = np.random.default_rng(2)
+    x, y = rng.normal(size=grid.n_cells), rng.normal(size=grid.n_cells)
+    out, vjp = jax.vjp(lambda x: f.apply({}, x), x)
+    np.testing.assert_allclose(np.asarray(out), f(x), rtol=1e-14)
+    np.testing.assert_allclose(np.asarray(vjp(y)[0]), f.matrix.T @ y, rtol=1e-13)

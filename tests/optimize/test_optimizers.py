@@ -84,6 +84,8 @@ def test_bad_input_is_rejected():
         fopt.minimize(f, np.ones(6), method="newton")
     with pytest.raises(InputError, match="bounds"):
         fopt.minimize(f, np.ones(6), bounds=(1.0, 0.0))
+    with pytest.raises(InputError, match="finite bounds"):
+        fopt.minimize(f, np.ones(6), bounds=None, method="mma")
     with pytest.raises(InputError):
         fopt.MMA(move=2.0)
 

@@ -1,0 +1,110 @@
+"""Compiled value, partial derivatives and second partials of a functional.
+
+A functional's ``evaluate`` is a JAX expression of ``(u, p, X)``; the sensitivities need
+J with ∂J/∂u, ∂J/∂p, ∂J/∂X (one reverse pass) and, for Hessian-vector products, the
+directional derivative of those partials (forward over reverse). Each is ``jax.jit``-ed
+once per (functional, problem) — a functional closes over the problem's mesh — and
+kept while the problem lives (recompiled when a load is added).
+
+Parameters marked with ``cell_field`` / ``nodal_field`` are not JAX arrays: they are
+unwrapped into arrays for the compiled function and marked again inside it.
+"""
+from __future__ import annotations
+
+import weakref
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from ..assembly.parameters import CELL, NODE, cell_field, nodal_field
+
+__all__ = ["partials", "second_partials", "value", "same_params"]
+
+_CACHE: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+
+
+def same_params(a, b) -> bool:
+    """Whether two parameter dicts hold the same values (and field markers)."""
+    if a.keys() != b.keys():
+        return False
+    for k in a:
+        if getattr(a[k], "kind", None) != getattr(b[k], "kind", None):
+            return False
+        x, y = np.asarray(getattr(a[k], "values", a[k])), np.asarray(getattr(b[k], "values", b[k]))
+        if x.shape != y.shape or not np.array_equal(x, y):
+            return False
+    return True
+
+
+def _unwrap(params):
+    arrays, kinds = {}, []
+    for name, v in params.items():
+        kind = getattr(v, "kind", None)
+        if kind is not None:
+            kinds.append((name, kind))
+            v = v.values
+        arrays[name] = jnp.asarray(v, dtype=jnp.float64)
+    return arrays, tuple(kinds)
+
+
+def _rewrap(arrays, kinds):
+    params = dict(arrays)
+    for name, kind in kinds:
+        params[name] = cell_field(params[name]) if kind == CELL else nodal_field(params[name]) \
+            if kind == NODE else params[name]
+    return params
+
+
+def _compiled(functional, problem, kinds, operation):
+    per_problem = _CACHE.setdefault(problem, {})
+    # Loads add parameters (never remove them): the names identify the problem's terms.
+    key = (id(functional), kinds, operation, tuple(problem.params))
+    hit = per_problem.get(key)
+    if hit is not None and hit[0] is functional:
+        return hit[1]
+    problem_ref = weakref.ref(problem)
+
+    def J(u, p, X):
+        return functional.evaluate(problem_ref(), u, _rewrap(p, kinds), X)
+
+    grad = jax.value_and_grad(J, argnums=(0, 1, 2))
+    if operation == "partials":
+        fn = jax.jit(grad)
+    else:
+        def fn(u, p, X, du, dp, dX):
+            return jax.jvp(lambda *a: grad(*a)[1], (u, p, X), (du, dp, dX))[1]
+
+        fn = jax.jit(fn)
+    per_problem[key] = (functional, fn)
+    return fn
+
+
+def partials(functional, problem, u, params):
+    """``(J, ∂J/∂u (n_dofs,), ∂J/∂p {name: shape of the value}, ∂J/∂X (n_nodes, dim))``
+    as NumPy, at the full dof vector ``u`` and parameter dict ``params``."""
+    arrays, kinds = _unwrap(params)
+    fn = _compiled(functional, problem, kinds, "partials")
+    J, (du, dp, dX) = fn(jnp.asarray(u, dtype=jnp.float64), arrays, jnp.asarray(problem.mesh.points))
+    return float(J), np.asarray(du), {k: np.asarray(v) for k, v in dp.items()}, np.asarray(dX)
+
+
+def value(functional, problem, u, params) -> float:
+    """J at ``(u, params)`` (through the same compiled function as :func:`partials`)."""
+    return partials(functional, problem, u, params)[0]
+
+
+def second_partials(functional, problem, u, params, du=None, dparams=None, dX=None):
+    """Directional derivative of the partials along ``(δu, δp, δX)`` (absent: zero):
+    ``(∂²J/∂u∂· δ, {name: ∂²J/∂p∂· δ}, ∂²J/∂X∂· δ)`` as NumPy."""
+    arrays, kinds = _unwrap(params)
+    fn = _compiled(functional, problem, kinds, "second")
+    X = jnp.asarray(problem.mesh.points)
+    u = jnp.asarray(u, dtype=jnp.float64)
+    du = jnp.zeros_like(u) if du is None else jnp.asarray(du, dtype=jnp.float64)
+    dX = jnp.zeros_like(X) if dX is None else jnp.asarray(dX, dtype=jnp.float64)
+    dp = {k: (jnp.zeros_like(v) if (dparams or {}).get(k) is None
+              else jnp.asarray(getattr(dparams[k], "values", dparams[k]), dtype=jnp.float64))
+          for k, v in arrays.items()}
+    gu, gp, gX = fn(u, arrays, X, du, dp, dX)
+    return np.asarray(gu), {k: np.asarray(v) for k, v in gp.items()}, np.asarray(gX)

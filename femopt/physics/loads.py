@@ -75,45 +75,36 @@ class BoundaryLoad(ABC):
 
 
 @dataclass(frozen=True, eq=False)
-class Traction(BoundaryLoad, _CachedByContent):
+class _ScaledBoundaryLoad(BoundaryLoad, _CachedByContent):
+    """A load whose magnitude is the parameter ``name`` (times ``value_fn(x)`` if given)."""
+
+    name: str
+    value_fn: Callable | None = None
+
+    def parameter_names(self):
+        return (self.name,)
+
+    def value(self, x, p):
+        return _value_at(self.value_fn, p[self.name], x)
+
+
+class Traction(_ScaledBoundaryLoad):
     """Dead surface traction t (force per reference area): ∫ −t · v dS."""
 
-    name: str
-    value_fn: Callable | None = None
-
-    def parameter_names(self):
-        return (self.name,)
-
     def integrand(self, u, x, n, p):
-        return -_value_at(self.value_fn, p[self.name], x) * jnp.ones_like(u)
+        return -self.value(x, p) * jnp.ones_like(u)
 
 
-@dataclass(frozen=True, eq=False)
-class Pressure(BoundaryLoad, _CachedByContent):
+class HeatFlux(Traction):
+    """Heat flowing INTO the body through the surface, per area: ∫ −q v dS — the scalar
+    field's traction."""
+
+
+class Pressure(_ScaledBoundaryLoad):
     """Dead pressure on the reference surface, t = −p n: ∫ p n · v dS."""
 
-    name: str
-    value_fn: Callable | None = None
-
-    def parameter_names(self):
-        return (self.name,)
-
     def integrand(self, u, x, n, p):
-        return _value_at(self.value_fn, p[self.name], x) * n
-
-
-@dataclass(frozen=True, eq=False)
-class HeatFlux(BoundaryLoad, _CachedByContent):
-    """Heat flowing INTO the body through the surface, per area: ∫ −q v dS."""
-
-    name: str
-    value_fn: Callable | None = None
-
-    def parameter_names(self):
-        return (self.name,)
-
-    def integrand(self, u, x, n, p):
-        return -_value_at(self.value_fn, p[self.name], x) * jnp.ones_like(u)
+        return self.value(x, p) * n
 
 
 @dataclass(frozen=True, eq=False)

@@ -11,13 +11,14 @@ import logging
 from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Mapping
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 
 from .assembly.assembler import Assembler, CellTerm, FacetTerm
 from .assembly.dirichlet import DofPartition
 from .assembly.parameters import split_parameters
-from .assembly.traced import traced_residual
+from .assembly.traced import has_energy, traced_energy, traced_residual
 from .errors import InputError
 from .fem.space import FunctionSpace
 from .mesh.mesh import Mesh
@@ -83,6 +84,7 @@ class Problem:
         self._point_loads: list[tuple[str, np.ndarray, np.ndarray]] = []
         self._dirichlet: dict[int, float] = {}
         self._assembler: Assembler | None = None
+        self._energy_jit = None
         self.state: State | None = None
 
     def _physics_point_shape(self, name, value):
@@ -210,6 +212,7 @@ class Problem:
 
     def _invalidate(self, state=False):
         self._assembler = None
+        self._energy_jit = None
         if state:
             self._partition = None
 
@@ -322,7 +325,8 @@ class Problem:
                 return r[part.free] - f_point, part.free_block(K)
 
             return newton(residual, residual_and_jacobian, u_start_free, options=options,
-                          linear_solver=self.linear_solver, raise_on_failure=raise_on_failure)
+                          linear_solver=self.linear_solver, raise_on_failure=raise_on_failure,
+                          energy=self._energy_merit(scaled, split, values, f_point))
 
         u0_free = u0[part.free]
         if load_steps <= 1:
@@ -335,6 +339,24 @@ class Problem:
         if final.converged:
             self.state = State(u=u, params=params, factorization=final.factorization, newton=results)
         return self.space.as_field(u)
+
+    def _energy_merit(self, params, split, prescribed_values, f_point_free):
+        """The total potential Π(u_free) = Σ∫ψ − f·u when the problem is variational
+        (energy physics, dead loads only), for Newton's line search; else None."""
+        if self.physics.linear or not has_energy(self.assembler):
+            return None
+        part = self.partition
+        X = jnp.asarray(self.mesh.points)
+        f_ext = np.asarray(self.external_loads(params, X))
+        if self._energy_jit is None:
+            assembler = self.assembler
+            self._energy_jit = jax.jit(lambda u, split: traced_energy(assembler, u, split, X))
+
+        def energy(u_free):
+            u = part.expand(u_free, prescribed_values)
+            return float(self._energy_jit(jnp.asarray(u), split)) - float(f_ext @ u)
+
+        return energy
 
     def physics_allows_no_supports(self) -> bool:
         """True when a problem without Dirichlet conditions is still well posed (e.g. a

@@ -155,7 +155,8 @@ class _Failure(Exception):
 
 
 def newton(residual: Callable, residual_and_jacobian: Callable, u0, options: NewtonOptions | None = None,
-           linear_solver: LinearSolver | str | None = None, raise_on_failure: bool = True) -> NewtonResult:
+           linear_solver: LinearSolver | str | None = None, raise_on_failure: bool = True,
+           energy: Callable | None = None) -> NewtonResult:
     """Solve ``r(u) = 0`` by Newton's method with a backtracking line search.
 
     Args:
@@ -168,6 +169,12 @@ def newton(residual: Callable, residual_and_jacobian: Callable, u0, options: New
             :func:`~femopt.solvers.linear.make_solver`, or None (``"auto"``).
         raise_on_failure: raise :class:`NewtonError` when it does not converge
             (default), else return the result with ``converged=False``.
+        energy: optional ``energy(u) -> float`` whose gradient is ``residual`` (a total
+            potential). The line search then backtracks on the energy (Armijo with slope
+            ``r·du``) instead of ``0.5 ||r||²``: in bending-dominated problems a good
+            Newton step often raises ||r|| a hundredfold while lowering the energy, and
+            a residual merit would crawl. Where ``r·du >= 0`` (an indefinite tangent) that
+            iteration falls back to the residual merit.
 
     Returns:
         :class:`NewtonResult`.
@@ -184,7 +191,7 @@ def newton(residual: Callable, residual_and_jacobian: Callable, u0, options: New
     if not np.isfinite(u).all():
         raise InputError("u0 holds NaN or Inf entries")
     solver = make_solver(linear_solver, n_hint=u.size)
-    iteration = _Iteration(residual, residual_and_jacobian, u, options, solver)
+    iteration = _Iteration(residual, residual_and_jacobian, u, options, solver, energy)
     try:
         reason, why = iteration.run()
     except _Failure as failure:
@@ -202,7 +209,8 @@ def newton(residual: Callable, residual_and_jacobian: Callable, u0, options: New
 class _Iteration:
     """Mutable state of one Newton solve."""
 
-    def __init__(self, residual, residual_and_jacobian, u, options, solver):
+    def __init__(self, residual, residual_and_jacobian, u, options, solver, energy=None):
+        self.energy_fn = energy
         self.residual_fn = residual
         self.residual_and_jacobian_fn = residual_and_jacobian
         self.u = u
@@ -293,6 +301,9 @@ class _Iteration:
     def line_search(self, r, du, full_step=False):
         """Backtrack from the full step; returns (step, u_new, r_new, reductions)."""
         o = self.options
+        slope = float(np.dot(r, du))
+        if self.energy_fn is not None and o.line_search and not full_step and slope < 0:
+            return self.energy_line_search(du, slope)
         phi0 = _merit(r)
         step, previous, non_finite = 1.0, None, 0
         for reductions in range(o.max_line_search + 1):
@@ -316,6 +327,27 @@ class _Iteration:
                                       f"in {o.max_line_search} step reductions ({non_finite} trials gave "
                                       "NaN/Inf): the Newton direction is not a descent direction (wrong "
                                       "Jacobian?) or there is no solution near this iterate")
+
+    def energy_line_search(self, du, slope):
+        """Armijo backtracking on the energy E(u + a du), E'(0) = r·du < 0."""
+        o = self.options
+        e0 = float(self.energy_fn(self.u))
+        step = 1.0
+        for reductions in range(o.max_line_search + 1):
+            u_trial = self.u + step * du
+            e = float(self.energy_fn(u_trial))
+            if np.isfinite(e) and e <= e0 + o.armijo * step * slope:
+                r_trial = self.evaluate_residual(u_trial)
+                if np.isfinite(r_trial).all():
+                    return step, u_trial, r_trial, reductions
+                e = np.inf
+            # Minimizer of the quadratic through E(0), E'(0) and E(step), kept in [0.1, 0.5]·step.
+            curvature = e - e0 - slope * step
+            trial = -slope * step**2 / (2.0 * curvature) if np.isfinite(e) and curvature > 0 else 0.1 * step
+            step = float(np.clip(trial, 0.1 * step, 0.5 * step))
+        raise _Failure("line_search", f"no sufficient decrease of the energy ({e0:.6e}) in "
+                                      f"{o.max_line_search} step reductions: there is no solution near "
+                                      "this iterate, or the energy does not match the residual")
 
     # -- bookkeeping --------------------------------------------------------------------
     def record(self, k, r_norm, increment, step, reductions):

@@ -47,3 +47,13 @@ def test_rejects_nonlinear_and_prescribed():
         fd.CellScaledModel(pb, "k")
     with pytest.raises(InputError, match="not a parameter"):
         fd.CellScaledModel(elastic(), "density")
+
+
+def test_functional_objective_equals_the_fast_path():
+    pb = elastic()
+    design = fd.DensityDesign(pb.mesh, filter=fd.DensityFilter(pb.mesh, 1.5))
+    x = np.random.default_rng(1).uniform(0.2, 0.9, design.n_design)
+    fast = fd.Compliance(fd.CellScaledModel(pb, "E"), design)(x)
+    general = fd.FunctionalObjective(pb, functionals.compliance(), design, "E")(x)
+    assert general[0] == pytest.approx(fast[0], rel=1e-10)
+    np.testing.assert_allclose(general[1], fast[1], rtol=1e-8, atol=1e-12 * np.abs(fast[1]).max())

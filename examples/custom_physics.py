@@ -12,6 +12,7 @@ import os
 import numpy as np
 
 import femopt as fo
+from femopt import viz
 
 small = os.environ.get("FEMOPT_EXAMPLE_SIZE") == "small"
 heat = fo.physics.custom_physics(
@@ -40,6 +41,7 @@ problem.solve()
 
 os.makedirs("femopt-output", exist_ok=True)
 fo.mesh.write("femopt-output/custom_physics.vtu", mesh, point_data={"temperature": T})
+viz.plot_scalar(mesh, T, name="temperature", screenshot="femopt-output/custom_physics.png")
 if __name__ == "__main__":
     print("Newton residuals:", " ".join(f"{r:.2e}" for r in history))
     print(f"max T {T.max():.5f}, mean T {value:.5f}, d(mean T)/dk0 {float(dT_dk0):.5f}")

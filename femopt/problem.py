@@ -210,6 +210,21 @@ class Problem:
         self._invalidate()
         return self
 
+    def move_nodes(self, points) -> "Problem":
+        """Put the problem on moved node coordinates ``(n_nodes, dim)`` (same cells):
+        the shape-optimization step. The moved mesh is validated first — inverted cells
+        raise MeshError naming them and leave the problem as it was. Compiled kernels and
+        the sparsity pattern are kept; the state is dropped (it belongs to the old shape)."""
+        moved = self.mesh.with_points(points)
+        pattern = self._assembler._pattern if self._assembler is not None else None
+        self.mesh = moved
+        self.space.mesh = moved
+        self._invalidate()
+        if pattern is not None:
+            self.assembler._pattern = pattern
+        self.state = None
+        return self
+
     def _invalidate(self, state=False):
         self._assembler = None
         self._energy_jit = None

@@ -24,9 +24,10 @@ GALLERY = ROOT / "docs" / "gallery"
 
 
 def summary(script: Path) -> tuple[str, str]:
-    doc = ast.get_docstring(ast.parse(script.read_text())) or script.stem
-    title, _, rest = doc.partition("\n")
-    return title.strip(), rest.strip().split("\n\n")[0]
+    """Heading (the script's name) and the first paragraph of its docstring."""
+    doc = ast.get_docstring(ast.parse(script.read_text())) or ""
+    first = " ".join(doc.split("\n\n")[0].split())
+    return script.stem.replace("_", " "), first
 
 
 def run(script: Path, size: str) -> list[Path]:
@@ -48,13 +49,15 @@ def run(script: Path, size: str) -> list[Path]:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--size", choices=("small", "full"), default="small")
+    parser.add_argument("--reuse", action="store_true",
+                        help="do not run the examples; rewrite gallery.md from the pictures in docs/gallery")
     args = parser.parse_args(argv)
     GALLERY.mkdir(parents=True, exist_ok=True)
     lines = ["# Gallery", "", "Every picture here was written by the example script named above it "
              f"(`python docs/make_gallery.py --size {args.size}`).", ""]
     failures = 0
     for script in sorted(EXAMPLES.glob("*.py")):
-        pictures = run(script, args.size)
+        pictures = sorted(GALLERY.glob(f"{script.stem}__*.png")) if args.reuse else run(script, args.size)
         failures += not pictures and "png" in script.read_text().lower()
         title, text = summary(script)
         lines += [f"## {title}", "", f"`examples/{script.name}` — {text}", ""]

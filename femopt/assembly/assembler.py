@@ -14,6 +14,7 @@ dispatches asynchronously), and is then dropped.
 from __future__ import annotations
 
 import logging
+from collections import deque
 from dataclasses import dataclass
 from functools import partial
 
@@ -36,6 +37,9 @@ _log = logging.getLogger("femopt.assembly")
 #: Element-matrix entries per chunk (chunk size = this / (local dofs)²), ~10 MB of
 #: float64: big enough to amortize per-operation overheads, small enough for the cache.
 DEFAULT_CHUNK_ENTRIES = 1_200_000
+
+#: chunks dispatched ahead of the one being scattered (JAX runs them while NumPy scatters)
+_IN_FLIGHT = 2
 
 _COMPILED: dict = {}
 
@@ -94,9 +98,12 @@ _FAST_KERNEL_OPTIONS = {"xla_cpu_use_fusion_emitters": False}
 
 
 def _jit_with_options(fn):
-    """``jax.jit`` with :data:`_FAST_KERNEL_OPTIONS`, or plain if this XLA lacks them."""
-    with_options = jax.jit(fn, compiler_options=_FAST_KERNEL_OPTIONS)
+    """``jax.jit`` with :data:`_FAST_KERNEL_OPTIONS`, or plain if this JAX/XLA lacks them."""
     plain = jax.jit(fn)
+    try:
+        with_options = jax.jit(fn, compiler_options=_FAST_KERNEL_OPTIONS)
+    except TypeError:  # a JAX without per-function compiler options
+        return plain
     state = {"fn": with_options}
 
     def call(*args):
@@ -188,48 +195,53 @@ class Assembler:
         return self._pattern
 
     def chunk_size(self, block) -> int:
+        """Entities per chunk of a block: ``chunk_entries`` / (local dofs)²."""
         nd = block.dofs.shape[1]
         return max(1, min(len(block.cells), self.chunk_entries // (nd * nd)))
 
+    def _symmetric(self, block) -> bool:
+        """Whether the block's kernel computes the upper half only (see fast_kernels)."""
+        return block.kind == "cell" and self.kernels == "fast" and bool(getattr(block.law, "symmetric", False))
+
     def _kernel(self, block, params, tangent):
-        """Compiled chunk kernel, its tangent rows and the number of mirrored rows."""
+        """Compiled chunk kernel and the node pairs of its tangent output rows."""
         c = self.space.n_components
         fast = block.kind == "cell" and self.kernels == "fast"
-        symmetric = fast and bool(getattr(block.law, "symmetric", False))
+        symmetric = self._symmetric(block)
         layout = _param_layout(params)
         key = (block.kind, fast, _law_key(block.law), block.tables_key, c, tangent, symmetric, layout)
         fn = _COMPILED.get(key)
         if fn is None:
+            _log.debug("new %s kernel for %s on %s (tangent=%s, symmetric=%s)", "chunk" if fast else "vmap",
+                       type(block.law).__name__, block.tables_key, tangent, symmetric)
             if fast:
                 spec = KernelSpec(PointLaw(block.law, c), block.tables, tangent, symmetric, layout)
                 fn = _jit_with_options(chunk_kernel(spec))
             else:
                 fn = jax.jit(_vmap_kernel(block, c, tangent))
             _COMPILED[key] = fn
-        n = block.nodes.shape[1]
-        rows = np.asarray(tangent_rows(n, symmetric))
-        return fn, rows, (n * (n - 1) // 2 if symmetric else 0)
+        return fn, np.asarray(tangent_rows(block.nodes.shape[1], symmetric))
 
-    def _plans(self, block, rows, n_mirror, tangent):
+    def _plans(self, block, rows, tangent):
         """Scatter plans of a block; a tangent plan serves the residual too."""
         size = self.chunk_size(block)
-        key = (size, rows.tobytes(), n_mirror)
+        key = (size, rows.tobytes())
         if key in block.plans:
             return block.plans[key]
         if not tangent:
-            for (other_size, _, _), plans in block.plans.items():
+            for (other_size, _), plans in block.plans.items():
                 if other_size == size:
                     return plans
-        block.plans[key if tangent else (size, b"", 0)] = plans = make_plan(
-            block, self.pattern, size, rows, n_mirror, tangent)
+        block.plans[key if tangent else (size, b"")] = plans = make_plan(
+            block, self.pattern, size, rows, tangent, upper=self._symmetric(block))
         return plans
 
     def _run(self, block, U, params, tangent):
         """Yield (chunk plan, residual (size, c, n), tangent (size, c, c, rows) or None),
         the next chunk's kernel already dispatched while the caller scatters."""
         pg, pc, pn = params
-        fn, rows, n_mirror = self._kernel(block, params, tangent)
-        plans = self._plans(block, rows, n_mirror, tangent)
+        fn, rows = self._kernel(block, params, tangent)
+        plans = self._plans(block, rows, tangent)
         pc_all = {k: np.asarray(v)[block.cells] for k, v in pc.items()}
         pn_all = {k: np.asarray(v)[block.nodes] for k, v in pn.items()}
 
@@ -238,11 +250,11 @@ class Assembler:
             return fn(U[block.nodes[e]], block.points[e], pg,
                       {k: v[e] for k, v in pc_all.items()}, {k: v[e] for k, v in pn_all.items()})
 
-        pending = launch(plans[0])
+        pending = deque(launch(plan) for plan in plans[:_IN_FLIGHT])
         for j, plan in enumerate(plans):
-            out = pending
-            if j + 1 < len(plans):
-                pending = launch(plans[j + 1])
+            out = pending.popleft()
+            if j + _IN_FLIGHT < len(plans):
+                pending.append(launch(plans[j + _IN_FLIGHT]))
             if tangent:
                 r, K = out
                 yield plan, np.asarray(r), np.asarray(K)
@@ -255,7 +267,7 @@ class Assembler:
         r = np.zeros(self.space.n_dofs)
         for block in self.blocks:
             for plan, r_e, _ in self._run(block, U, params, tangent=False):
-                plan.dofs.add_to(r, [r_e.ravel()])
+                plan.dofs.add_to(r, r_e.ravel())
         return r
 
     def residual_and_tangent(self, u, params):
@@ -263,8 +275,15 @@ class Assembler:
         U = np.asarray(u, dtype=np.float64).reshape(self.space.mesh.n_nodes, -1)
         r = np.zeros(self.space.n_dofs)
         data = np.zeros(self.pattern.nnz)
-        for block in self.blocks:
+        # Symmetric blocks fill the upper triangle only; mirror it before the others add in.
+        ordered = sorted(self.blocks, key=lambda block: not self._symmetric(block))
+        n_symmetric = sum(map(self._symmetric, self.blocks))
+        for j, block in enumerate(ordered):
+            if j == n_symmetric and n_symmetric:
+                self.pattern.mirror_lower(data)
             for plan, r_e, K_e in self._run(block, U, params, tangent=True):
-                plan.dofs.add_to(r, [r_e.ravel()])
-                plan.slots.add_to(data, [K_e.ravel()] * len(plan.slots.index))
+                plan.dofs.add_to(r, r_e.ravel())
+                plan.slots.add_to(data, K_e.ravel())
+        if n_symmetric == len(ordered) and n_symmetric:
+            self.pattern.mirror_lower(data)
         return r, self.pattern.matrix(data)

@@ -6,6 +6,10 @@ Differentiating at the point instead of the whole element residual keeps the der
 small (a (c·d)² block per point instead of an (n·c)² Jacobian of a long element
 computation) — see ../shared/KERNEL-FIGURES.md for the measurements behind this choice.
 
+These one-cell functions are the reference statement of the element mathematics (and
+what the sensitivity layer differentiates). The assembler computes the same numbers for
+whole chunks of cells through :mod:`.fast_kernels`, laid out for XLA on CPU.
+
 Names inside the kernels (one cell, shapes in brackets):
   X (n, d) node coordinates, U (n, c) nodal field values, N (q, n) shape functions,
   dN (q, n, d) reference gradients, w (q,) weights, G (q, n, d) physical gradients,

@@ -14,6 +14,9 @@ component k) is
 
 Only the node-level positions ``(n_cells, m, m)`` are stored; slot arrays are made per
 chunk, in the layout of the kernel that fills them (:meth:`SparsityPattern.entity_slots`).
+A symmetric term may fill only the upper triangle (each entry at the slot of (min, max)
+of its row and column dof) and copy it to the lower one afterwards
+(:meth:`SparsityPattern.mirror_lower`): half the scatter work.
 """
 from __future__ import annotations
 
@@ -38,6 +41,7 @@ class SparsityPattern:
         node_indptr: ``(n_nodes + 1,)`` CSR row pointer of the node-level pattern.
         positions: ``(n_cells, m, m)`` position of node ``cells[e, b]`` in the node row
             of ``cells[e, a]``.
+        node_transpose: node-pattern slot of (s, r) for each node-pattern slot (r, s).
     """
 
     indptr: np.ndarray
@@ -47,6 +51,7 @@ class SparsityPattern:
     cells: np.ndarray
     node_indptr: np.ndarray
     positions: np.ndarray
+    node_transpose: np.ndarray
 
     @property
     def nnz(self) -> int:
@@ -56,7 +61,7 @@ class SparsityPattern:
         """A CSR matrix with this pattern and the given data (no copy of the pattern)."""
         return sp.csr_matrix((data, self.indices, self.indptr), shape=(self.n_dofs, self.n_dofs))
 
-    def entity_slots(self, cells, rows, local_nodes=None, mirror=False) -> np.ndarray:
+    def entity_slots(self, cells, rows, local_nodes=None, upper=False) -> np.ndarray:
         """Slots of element-matrix entries in the kernels' layout ``(n, c, c, n_rows)``.
 
         Args:
@@ -65,28 +70,71 @@ class SparsityPattern:
                 coupling of (node a, component i) with (node b, component k).
             local_nodes: ``(n, n_local)`` cell-local node numbers of each entity (a facet
                 of the cell); default: the cell's own nodes.
-            mirror: give instead the slots of the transposed entries (b, k; a, i).
+            upper: the slot in the upper triangle: of (column, row) for an entry below
+                the diagonal; ``-1`` for the entries (a, i; a, k), i > k, whose
+                transposes are also in ``rows`` (for a symmetric term whose ``rows``
+                hold each pair of distinct nodes once).
         """
-        c = self.block
         cells = np.asarray(cells, dtype=np.int64)
         rows = np.asarray(rows, dtype=np.int64).reshape(-1, 2)
-        ra, rb = (rows[:, 1], rows[:, 0]) if mirror else (rows[:, 0], rows[:, 1])
         if local_nodes is None:
-            la, lb = ra[None, :], rb[None, :]
+            la, lb = rows[None, :, 0], rows[None, :, 1]
         else:
             local_nodes = np.asarray(local_nodes, dtype=np.int64)
-            la, lb = local_nodes[:, ra], local_nodes[:, rb]
-        e = cells[:, None]
+            la, lb = local_nodes[:, rows[:, 0]], local_nodes[:, rows[:, 1]]
+        slots = self._slots(cells[:, None], la, lb, transposed=False)
+        if not upper:
+            return slots
+        node_a, node_b = self.cells[cells[:, None], la], self.cells[cells[:, None], lb]
+        comp = np.arange(self.block)
+        diagonal_lower = (node_a == node_b)[:, None, None, :] & (comp[:, None] > comp[None, :])[None, :, :, None]
+        below = (node_a > node_b)[:, None, None, :] | diagonal_lower
+        slots = np.where(below, self._slots(cells[:, None], la, lb, transposed=True), slots)
+        slots[np.broadcast_to(diagonal_lower, slots.shape)] = -1
+        return slots
+
+    def _slots(self, e, la, lb, transposed):
+        """(n, c, c, n_rows) slots of (la, i; lb, k), or with ``transposed`` of (lb, k; la, i)."""
+        c = self.block
+        if transposed:
+            la, lb = lb, la
         node = self.cells[e, la]                                            # (n, n_rows)
         start = self.node_indptr[node]
-        degree = self.node_indptr[node + 1] - start
+        stride = (c * (self.node_indptr[node + 1] - start))[:, None, None, :]
         base = (c * c * start + c * self.positions[e, la, lb])[:, None, None, :]
-        stride = (c * degree)[:, None, None, :]
         comp = np.arange(c)
         row_comp, col_comp = comp[None, :, None, None], comp[None, None, :, None]
-        if mirror:
-            row_comp, col_comp = col_comp, row_comp  # the row component is k, the column one i
+        if transposed:
+            row_comp, col_comp = col_comp, row_comp
         return base + row_comp * stride + col_comp
+
+    @cached_property
+    def mirror(self):
+        """``(lower, source)``: the slots strictly below the diagonal and the slots of
+        their transposes (for :meth:`mirror_lower`), listed in the order of the sources
+        so that the copy reads memory almost sequentially."""
+        c = self.block
+        n_nodes = self.node_indptr.size - 1
+        degree = np.diff(self.node_indptr)
+        row = np.repeat(np.arange(n_nodes), degree)                          # node slot → row node
+        col = row[self.node_transpose]                                       # … → column node
+        position = np.arange(row.size) - self.node_indptr[row]
+        comp = np.arange(c)
+        i, k = comp[None, :, None], comp[None, None, :]
+        upper = (row < col)[:, None, None] | ((row == col)[:, None, None] & (i < k))
+
+        def slot(r, pos, first, second):
+            return (c * c * self.node_indptr[r] + c * pos)[:, None, None] + first * (c * degree[r])[:, None, None] + second
+
+        lower_of = np.full(self.nnz, -1, dtype=np.int64)                    # source slot → lower slot
+        lower_of[slot(row, position, i, k)[upper]] = slot(col, position[self.node_transpose], k, i)[upper]
+        source = np.flatnonzero(lower_of >= 0)
+        return lower_of[source], source
+
+    def mirror_lower(self, data: np.ndarray) -> None:
+        """Copy the upper triangle of ``data`` to the lower one, in place."""
+        lower, source = self.mirror
+        data[lower] = data[source]
 
     @cached_property
     def slots(self) -> np.ndarray:
@@ -129,6 +177,9 @@ def build_pattern(cells: np.ndarray, n_nodes: int, block: int) -> SparsityPatter
     nodes.data = np.arange(nodes.nnz, dtype=np.float64)
     pair = np.asarray(nodes[np.repeat(cells, m, axis=1).ravel(), np.tile(cells, (1, m)).ravel()])
     positions = (pair.reshape(n_cells, m, m).astype(np.int64) - node_indptr[cells][:, :, None]).astype(np.int32)
+    node_transpose = nodes.T.tocsr()
+    node_transpose.sort_indices()
+    node_transpose = node_transpose.data.astype(np.int64)
 
     index_type = np.int32 if nodes.nnz * c * c < np.iinfo(np.int32).max else np.int64
     # Dof-level CSR: row (r, i) holds, for each neighbour s of r in order, columns (s, 0..c-1).
@@ -140,4 +191,4 @@ def build_pattern(cells: np.ndarray, n_nodes: int, block: int) -> SparsityPatter
     pairs = np.repeat(row_start - offsets, row_length) + np.arange(row_length.sum())
     indices = (nodes.indices[pairs].astype(index_type)[:, None] * c + np.arange(c, dtype=index_type)).ravel()
     return SparsityPattern(indptr=indptr, indices=indices, n_dofs=n_nodes * c, block=c, cells=cells,
-                           node_indptr=node_indptr, positions=positions)
+                           node_indptr=node_indptr, positions=positions, node_transpose=node_transpose)

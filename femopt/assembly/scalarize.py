@@ -6,7 +6,7 @@ one-hot tangent bases at run time; both waste most of the work (see
 ``../shared/KERNEL-FIGURES.md``). Here the jaxpr of the point function (derivatives
 included, taken by JAX beforehand) is interpreted entry by entry: every array value of
 the jaxpr becomes a NumPy object array whose entries are either Python/NumPy constants
-or JAX arrays holding that entry at all points (shape ``(n_points_per_cell, n_cells)``
+or JAX arrays holding that entry at all points (shape ``(n_cells, n_points_per_cell)``
 or anything broadcastable to it). Structural operations (slices, reshapes, pads,
 transposes, broadcasts, small dots) only rearrange entries and cost nothing at run
 time; arithmetic on constants is folded (``0 * x``, ``x + 0``, ``1 * x``), which removes
@@ -15,99 +15,19 @@ large contiguous arrays, which it fuses and vectorizes well.
 
 Primitives without an entrywise rule (``while``, ``cond``, linear algebra, ...) are
 still correct: their operands are stacked into ordinary batched arrays and the
-primitive runs under ``jax.vmap`` (:func:`_vmapped`). So every law works; common ones
+primitive runs under ``jax.vmap`` (``_Interpreter._vmapped``). So every law works; common ones
 are fast.
 """
 from __future__ import annotations
 
-import itertools
-
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jax import lax
 from jax.extend import core as jcore
 
-__all__ = ["evaluate_jaxpr", "used_inputs", "is_constant", "add", "mul", "sub", "neg"]
+from . import entries as E
 
-_ELEMENTWISE = {
-    "neg", "exp", "exp2", "log", "log1p", "expm1", "sqrt", "rsqrt", "cbrt", "tanh", "sin",
-    "cos", "tan", "asin", "acos", "atan", "sinh", "cosh", "asinh", "acosh", "atanh",
-    "logistic", "abs", "sign", "floor", "ceil", "round", "is_finite", "not", "erf", "erfc",
-    "erf_inv", "lgamma", "digamma", "square", "integer_pow", "convert_element_type",
-    "reduce_precision", "copy", "copy_p", "add", "add_any", "sub", "mul", "div", "rem", "pow",
-    "max", "min", "atan2", "nextafter", "and", "or", "xor", "eq", "ne", "lt", "le", "gt",
-    "ge", "select_n", "clamp", "real", "imag",
-}
-# Linear in their floating operands once their integer operands (indices) are known.
-_SELECTIONS = {"gather", "scatter", "scatter-add", "scatter_add", "dynamic_slice",
-               "dynamic_update_slice"}
-
-
-def is_constant(x) -> bool:
-    """True for an entry known at trace time (a Python or NumPy scalar)."""
-    return not isinstance(x, jax.Array)
-
-
-def _is_value(x, v) -> bool:
-    return is_constant(x) and np.ndim(x) == 0 and x == v
-
-
-def add(a, b):
-    """a + b with constant folding."""
-    if _is_value(a, 0):
-        return b
-    if _is_value(b, 0):
-        return a
-    if is_constant(a) and is_constant(b):
-        return np.add(a, b)
-    return a + b
-
-
-def sub(a, b):
-    if _is_value(b, 0):
-        return a
-    if _is_value(a, 0):
-        return neg(b)
-    if is_constant(a) and is_constant(b):
-        return np.subtract(a, b)
-    return a - b
-
-
-def neg(a):
-    return np.negative(a) if is_constant(a) else -a
-
-
-def _dtype(x):
-    return np.result_type(x) if is_constant(x) else x.dtype
-
-
-def mul(a, b):
-    """a * b with constant folding (0 * x = 0, also for x not finite)."""
-    if _is_value(a, 0) or _is_value(b, 0):
-        return np.zeros((), dtype=np.result_type(_dtype(a), _dtype(b)))[()]
-    if _is_value(a, 1):
-        return b
-    if _is_value(b, 1):
-        return a
-    if _is_value(a, -1):
-        return neg(b)
-    if _is_value(b, -1):
-        return neg(a)
-    if is_constant(a) and is_constant(b):
-        return np.multiply(a, b)
-    return a * b
-
-
-def _div(a, b):
-    if _is_value(b, 1):
-        return a
-    if _is_value(a, 0):
-        return a
-    return a / b
-
-
-_FOLDING = {"add": add, "add_any": add, "sub": sub, "mul": mul, "neg": neg, "div": _div}
+__all__ = ["evaluate_jaxpr", "used_inputs"]
 
 
 def _live(jaxpr):
@@ -128,6 +48,8 @@ def used_inputs(closed_jaxpr) -> list[bool]:
 
 
 class _Interpreter:
+    """Runs a jaxpr on object arrays of entries (see the module docstring)."""
+
     def __init__(self, point_shape):
         self.point_shape = tuple(point_shape)
 
@@ -135,13 +57,13 @@ class _Interpreter:
     @staticmethod
     def _read(env, v):
         if isinstance(v, jcore.Literal):
-            return _as_object(np.asarray(v.val, dtype=v.aval.dtype))
+            return E.as_object(np.asarray(v.val, dtype=v.aval.dtype))
         return env[v]
 
     def run(self, jaxpr, consts, args):
         env = {}
         for var, val in zip(jaxpr.constvars, consts):
-            env[var] = _as_object(np.asarray(val)) if not isinstance(val, np.ndarray) or val.dtype != object else val
+            env[var] = E.as_object(np.asarray(val)) if not isinstance(val, np.ndarray) or val.dtype != object else val
         for var, val in zip(jaxpr.invars, args):
             env[var] = val
         for eqn in _live(jaxpr)[0]:
@@ -161,26 +83,26 @@ class _Interpreter:
             closed = sub_jaxpr if hasattr(sub_jaxpr, "consts") else None
             jaxpr = closed.jaxpr if closed is not None else sub_jaxpr
             consts = closed.consts if closed is not None else ()
-            n_skip = params.get("num_consts", 0) if name == "custom_vjp_call" else 0
-            outs = self.run(jaxpr, consts, ins[n_skip:] if len(jaxpr.invars) < len(ins) else ins)
+            # derivatives were taken before interpretation: custom rules are not needed
+            outs = self.run(jaxpr, consts, ins)
             return outs if prim.multiple_results else outs[0]
-        rule = _STRUCTURAL.get(name)
+        rule = E.STRUCTURAL.get(name)
         if rule is not None:
             return rule(ins, **params)
-        if name in _ELEMENTWISE:
-            return _elementwise(eqn, ins)
+        if name in E.ELEMENTWISE:
+            return E.elementwise(eqn, ins)
         if name == "iota":
-            return _as_object(_iota(**params))
-        if all(_all_constant(x) for x in ins) and name not in ("dot_general",) and not name.startswith("reduce_"):
-            return _constant_eval(eqn, ins)
+            return E.as_object(E.iota(**params))
+        if all(E.all_constant(x) for x in ins) and name not in ("dot_general",) and not name.startswith("reduce_"):
+            return E.constant_eval(eqn, ins)
         if name == "dot_general":
-            return _dot_general(ins[0], ins[1], params["dimension_numbers"])
+            return E.dot_general(ins[0], ins[1], params["dimension_numbers"])
         if name in ("reduce_sum", "reduce_max", "reduce_min", "reduce_prod", "reduce_and",
                     "reduce_or"):
-            return _reduce(name, ins[0], params["axes"])
-        if name in _SELECTIONS and all(_all_constant(x) for x, v in zip(ins, eqn.invars)
+            return E.reduce(name, ins[0], params["axes"])
+        if name in E.SELECTIONS and all(E.all_constant(x) for x, v in zip(ins, eqn.invars)
                                        if not jnp.issubdtype(v.aval.dtype, jnp.inexact)):
-            return _selection(eqn, ins)
+            return E.selection(eqn, ins)
         return self._vmapped(eqn, ins)
 
     def _vmapped(self, eqn, ins):
@@ -188,7 +110,7 @@ class _Interpreter:
         size = int(np.prod(self.point_shape))
         batched, axes = [], []
         for x, v in zip(ins, eqn.invars):
-            if _all_constant(x):
+            if E.all_constant(x):
                 batched.append(np.asarray(x.astype(v.aval.dtype) if x.dtype == object else x, v.aval.dtype))
                 axes.append(None)
             else:
@@ -219,241 +141,6 @@ def _inner_jaxpr(name, params):
     return None
 
 
-def _as_object(a):
-    a = np.asarray(a)
-    out = np.empty(a.shape, dtype=object)
-    for idx in np.ndindex(*a.shape):
-        out[idx] = a[idx]
-    return out
-
-
-def _all_constant(x):
-    return all(is_constant(e) for e in x.ravel())
-
-
-def _constant_eval(eqn, ins):
-    arrays = [np.array(x.tolist(), dtype=v.aval.dtype).reshape(x.shape) for x, v in zip(ins, eqn.invars)]
-    with jax.ensure_compile_time_eval():
-        outs = eqn.primitive.bind(*arrays, **eqn.params)
-    if eqn.primitive.multiple_results:
-        return [_as_object(np.asarray(o)) for o in outs]
-    return _as_object(np.asarray(outs))
-
-
-def _elementwise(eqn, ins):
-    name = eqn.primitive.name
-    shape = np.broadcast_shapes(*(x.shape for x in ins))
-    ins = [np.broadcast_to(x, shape) for x in ins]
-    out = np.empty(shape, dtype=object)
-    dtypes = [v.aval.dtype for v in eqn.invars]
-    out_dtype = eqn.outvars[0].aval.dtype
-    fold = _FOLDING.get(name)
-    for idx in np.ndindex(*shape):
-        args = [x[idx] for x in ins]
-        if fold is not None:
-            out[idx] = fold(*args)
-        elif name in ("convert_element_type", "copy", "copy_p", "reduce_precision") and \
-                not is_constant(args[0]) and args[0].dtype == out_dtype:
-            out[idx] = args[0]
-        elif name == "integer_pow" and eqn.params["y"] == 1:
-            out[idx] = args[0]
-        elif name == "select_n" and is_constant(args[0]):
-            out[idx] = args[1 + int(args[0])]
-        elif all(is_constant(a) for a in args):
-            out[idx] = _numpy_elementwise(eqn, args)
-        else:
-            full = jnp.broadcast_shapes(*(jnp.shape(a) for a in args))
-            arrays = [jnp.broadcast_to(jnp.asarray(a, dt), full) for a, dt in zip(args, dtypes)]
-            out[idx] = eqn.primitive.bind(*arrays, **eqn.params)
-    return out
-
-
-_NUMPY = {
-    "add": np.add, "add_any": np.add, "sub": np.subtract, "mul": np.multiply, "neg": np.negative,
-    "max": np.maximum, "min": np.minimum, "eq": np.equal, "ne": np.not_equal, "lt": np.less,
-    "le": np.less_equal, "gt": np.greater, "ge": np.greater_equal, "exp": np.exp, "log": np.log,
-    "log1p": np.log1p, "expm1": np.expm1, "sin": np.sin, "cos": np.cos, "tan": np.tan,
-    "tanh": np.tanh, "sqrt": np.sqrt, "abs": np.abs, "sign": np.sign, "square": np.square,
-    "pow": np.power, "rem": np.fmod, "atan2": np.arctan2, "floor": np.floor, "ceil": np.ceil,
-    "is_finite": np.isfinite, "exp2": np.exp2,
-}
-
-
-def _numpy_elementwise(eqn, args):
-    """An elementwise primitive on constants, in NumPy (no XLA compile at trace time)."""
-    name, params = eqn.primitive.name, eqn.params
-    dtype = eqn.outvars[0].aval.dtype
-    with np.errstate(all="ignore"):
-        if name in _NUMPY:
-            return np.asarray(_NUMPY[name](*args)).astype(dtype)[()]
-        if name == "div":
-            a, b = args
-            q = np.divide(a, b)
-            return np.asarray(np.trunc(q) if np.issubdtype(dtype, np.integer) else q).astype(dtype)[()]
-        if name in ("convert_element_type", "copy", "copy_p", "reduce_precision"):
-            return np.asarray(args[0]).astype(dtype)[()]
-        if name == "integer_pow":
-            return np.asarray(np.power(np.asarray(args[0], dtype), params["y"])).astype(dtype)[()]
-        if name == "select_n":
-            return np.asarray(args[1 + int(args[0])]).astype(dtype)[()]
-        if name in ("and", "or", "xor", "not"):
-            fn = {"and": np.bitwise_and, "or": np.bitwise_or, "xor": np.bitwise_xor, "not": np.invert}[name]
-            return np.asarray(fn(*args)).astype(dtype)[()]
-        if name == "rsqrt":
-            return np.asarray(1.0 / np.sqrt(args[0])).astype(dtype)[()]
-    return _constant_eval(eqn, [_as_object(np.asarray(a)) for a in args])[()]
-
-
-def _iota(dtype, shape, dimension, **_):
-    index = np.arange(shape[dimension], dtype=dtype)
-    expanded = [1] * len(shape)
-    expanded[dimension] = shape[dimension]
-    return np.broadcast_to(index.reshape(expanded), shape)
-
-
-def _broadcast_in_dim(ins, shape, broadcast_dimensions, **_):
-    (x,) = ins[:1]
-    expanded = [1] * len(shape)
-    for src, dst in enumerate(broadcast_dimensions):
-        expanded[dst] = x.shape[src]
-    return np.array(np.broadcast_to(x.reshape(expanded), shape))
-
-
-def _reshape(ins, new_sizes, **_):
-    return ins[0].reshape(new_sizes)
-
-
-def _squeeze(ins, dimensions, **_):
-    return np.squeeze(ins[0], axis=tuple(dimensions))
-
-
-def _transpose(ins, permutation, **_):
-    return np.transpose(ins[0], permutation)
-
-
-def _slice(ins, start_indices, limit_indices, strides=None, **_):
-    strides = strides or (1,) * len(start_indices)
-    return ins[0][tuple(slice(a, b, s) for a, b, s in zip(start_indices, limit_indices, strides))]
-
-
-def _rev(ins, dimensions, **_):
-    return np.flip(ins[0], axis=tuple(dimensions))
-
-
-def _concatenate(ins, dimension, **_):
-    return np.concatenate(ins, axis=dimension)
-
-
-def _split(ins, sizes, axis, **_):
-    return np.split(ins[0], np.cumsum(sizes)[:-1], axis=axis)
-
-
-def _pad(ins, padding_config, **_):
-    x, value = ins[0], ins[1][()]
-    out = x
-    for axis, (lo, hi, interior) in enumerate(padding_config):
-        n = out.shape[axis]
-        size = lo + hi + n + max(n - 1, 0) * interior
-        shape = list(out.shape)
-        shape[axis] = max(size, 0)
-        padded = np.empty(shape, dtype=object)
-        padded[...] = value
-        positions = lo + np.arange(n) * (interior + 1)
-        keep = (positions >= 0) & (positions < size)
-        dst = [slice(None)] * out.ndim
-        src = [slice(None)] * out.ndim
-        dst[axis] = positions[keep]
-        src[axis] = np.flatnonzero(keep)
-        padded[tuple(dst)] = out[tuple(src)]
-        out = padded
-    return out
-
-
-_STRUCTURAL = {
-    "broadcast_in_dim": _broadcast_in_dim, "reshape": _reshape, "squeeze": _squeeze,
-    "transpose": _transpose, "slice": _slice, "rev": _rev, "concatenate": _concatenate,
-    "split": _split, "pad": _pad,
-}
-
-
-def _dot_general(lhs, rhs, dimension_numbers):
-    (lc, rc), (lb, rb) = dimension_numbers
-    lf = [i for i in range(lhs.ndim) if i not in lc and i not in lb]
-    rf = [i for i in range(rhs.ndim) if i not in rc and i not in rb]
-    L = np.transpose(lhs, list(lb) + lf + list(lc))
-    R = np.transpose(rhs, list(rb) + rf + list(rc))
-    nb, nlf, nrf = len(lb), len(lf), len(rf)
-    bshape, lshape, rshape = L.shape[:nb], L.shape[nb:nb + nlf], R.shape[nb:nb + nrf]
-    nc = int(np.prod(L.shape[nb + nlf:], dtype=int))
-    L = L.reshape(bshape + lshape + (nc,))
-    R = R.reshape(bshape + rshape + (nc,))
-    out = np.empty(bshape + lshape + rshape, dtype=object)
-    for b in np.ndindex(*bshape):
-        for i in np.ndindex(*lshape):
-            for j in np.ndindex(*rshape):
-                acc = 0.0
-                for k in range(nc):
-                    acc = add(acc, mul(L[b + i + (k,)], R[b + j + (k,)]))
-                out[b + i + j] = acc
-    return out
-
-
-def _reduce(name, x, axes):
-    keep = [i for i in range(x.ndim) if i not in axes]
-    moved = np.transpose(x, keep + list(axes))
-    moved = moved.reshape(moved.shape[:len(keep)] + (-1,))
-    out = np.empty(moved.shape[:-1], dtype=object)
-    for idx in np.ndindex(*out.shape):
-        items = list(moved[idx])
-        if name == "reduce_sum":
-            acc = 0.0
-            for e in items:
-                acc = add(acc, e)
-        elif name == "reduce_prod":
-            acc = 1.0
-            for e in items:
-                acc = mul(acc, e)
-        else:
-            op = {"reduce_max": jnp.maximum, "reduce_min": jnp.minimum,
-                  "reduce_and": jnp.logical_and, "reduce_or": jnp.logical_or}[name]
-            acc = items[0]
-            for e in items[1:]:
-                acc = op(acc, e)
-        out[idx] = acc
-    return out
-
-
-def _selection(eqn, ins):
-    """Gather/scatter-like primitives with known indices: linear maps of their floating
-    operands, found by running the primitive on unit vectors at trace time."""
-    float_pos = [k for k, v in enumerate(eqn.invars) if jnp.issubdtype(v.aval.dtype, jnp.inexact)]
-    sizes = [ins[k].size for k in float_pos]
-    n_in = sum(sizes)
-    out_aval = eqn.outvars[0].aval
-    basis = np.eye(n_in)
-    columns = []
-    with jax.ensure_compile_time_eval():
-        for col in range(n_in):
-            args, offset = [], 0
-            for k, (x, v) in enumerate(zip(ins, eqn.invars)):
-                if k in float_pos:
-                    args.append(basis[col, offset:offset + x.size].reshape(x.shape).astype(v.aval.dtype))
-                    offset += x.size
-                else:
-                    args.append(np.array(x.tolist(), dtype=v.aval.dtype).reshape(x.shape))
-            columns.append(np.asarray(eqn.primitive.bind(*args, **eqn.params)).ravel())
-    M = np.stack(columns, axis=1)  # (out size, n_in)
-    entries = list(itertools.chain.from_iterable(ins[k].ravel() for k in float_pos))
-    out = np.empty(out_aval.shape, dtype=object)
-    flat = out.reshape(-1)
-    for i in range(M.shape[0]):
-        acc = 0.0
-        for j in np.flatnonzero(M[i]):
-            acc = add(acc, mul(M[i, j], entries[j]))
-        flat[i] = acc
-    return out
-
-
 def evaluate_jaxpr(closed_jaxpr, args, point_shape):
     """Outputs of ``closed_jaxpr`` as object arrays of entries.
 
@@ -461,6 +148,6 @@ def evaluate_jaxpr(closed_jaxpr, args, point_shape):
         closed_jaxpr: jaxpr of a one-point function.
         args: one object array per input, shaped like that input at one point; entries
             are constants or arrays broadcastable to ``point_shape``.
-        point_shape: shape of an entry holding all points, e.g. ``(n_points, n_cells)``.
+        point_shape: shape of an entry holding all points, e.g. ``(n_cells, n_points)``.
     """
     return _Interpreter(point_shape).run(closed_jaxpr.jaxpr, closed_jaxpr.consts, args)

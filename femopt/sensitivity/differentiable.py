@@ -79,7 +79,16 @@ def solve(problem, params=None):
     per_problem = _SOLVES.setdefault(problem, {})
     if key not in per_problem:
         per_problem[key] = _make_solve(weakref.ref(problem), problem.space.n_dofs, kinds)
-    return per_problem[key](arrays)
+    return _ready(per_problem[key](arrays))
+
+
+def _ready(x):
+    """Wait for a concrete (not traced) result. The host callbacks run femopt's own JAX
+    kernels; letting the caller dispatch more JAX work while one of them runs (async
+    dispatch) can deadlock JAX's CPU client, so eager calls finish before returning."""
+    if not any(isinstance(leaf, jax.core.Tracer) for leaf in jax.tree_util.tree_leaves(x)):
+        jax.block_until_ready(x)
+    return x
 
 
 # One custom_vjp function per (problem, field markers): the same callbacks every call, so
@@ -113,13 +122,13 @@ def _make_solve(problem_ref, n_dofs, kinds):
         return jax.pure_callback(forward_host, shape, p, vmap_method="sequential")
 
     def fwd(p):
-        u = run(p)
+        u = _ready(run(p))
         return u, (u, p)
 
     def bwd(residuals, ubar):
         u, p = residuals
         out_shapes = {k: jax.ShapeDtypeStruct(jnp.shape(v), jnp.float64) for k, v in p.items()}
-        return (jax.pure_callback(backward_host, out_shapes, u, p, ubar, vmap_method="sequential"),)
+        return (_ready(jax.pure_callback(backward_host, out_shapes, u, p, ubar, vmap_method="sequential")),)
 
     run.defvjp(fwd, bwd)
     return run

@@ -33,12 +33,12 @@ from collections.abc import Mapping
 from functools import partial
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 
 from ..assembly.kernels import PointLaw, cell_residual, facet_residual
 from ..assembly.parameters import CELL, GLOBAL, NODE
 from ..errors import InputError, InternalError
+from ..functionals.compiled import tuned_jit
 
 __all__ = ["ResidualProducts", "Cotangents", "residual_products"]
 
@@ -120,7 +120,7 @@ def _kernel(operation, kind, law, tables_key, tables, c):
         # forward over reverse: the directional derivative of λᵀ∂R along δ
         return jax.jvp(lambda *a: vjp(*a, lam), (U, X, pc, pn), (dU, dX, dpc, dpn))[1]
 
-    fn = jax.jit(jax.vmap({"vjp": vjp, "jvp": jvp, "hvp": hvp}[operation]))
+    fn = tuned_jit(jax.vmap({"vjp": vjp, "jvp": jvp, "hvp": hvp}[operation]))
     _KERNELS[key] = fn
     return fn
 

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 import femopt as fo
-from conftest import CASES, CHECKED, case, functionals
+from sensitivity_cases import CASES, CHECKED, case, functionals
 from femopt import functionals as F
 from femopt.physics import HeatConduction, LinearElasticity
 from femopt.sensitivity import (choose_method, directional_derivative, gradient, state_derivative,

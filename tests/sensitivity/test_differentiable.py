@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import femopt as fo
-from conftest import case
+from sensitivity_cases import case
 from femopt.physics import LinearElasticity
 from femopt.sensitivity import gradient, solve, taylor_test
 

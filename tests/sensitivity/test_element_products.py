@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import femopt as fo
-from conftest import case
+from sensitivity_cases import case
 from femopt.sensitivity.element_products import _chunk_size, residual_products
 
 
@@ -34,7 +34,7 @@ def _setup(name):
     return c, pb, rng, u, kinds, p, tangent
 
 
-@pytest.mark.parametrize("name", ["heat2d", "elastic3d"])
+@pytest.mark.parametrize("name", ["heat2d", pytest.param("elastic3d", marks=pytest.mark.slow)])
 def test_vjp_and_jvp_equal_those_of_the_traced_residual(name):
     # heat2d: k(T), convection (state-dependent boundary term), flux, source, per-cell k;
     # elastic3d: per-node E, traction, a point load.

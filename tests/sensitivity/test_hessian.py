@@ -5,7 +5,7 @@ import pytest
 import scipy.optimize
 
 import femopt as fo
-from conftest import case, functionals
+from sensitivity_cases import case, functionals
 from femopt import functionals as F
 from femopt.sensitivity import ReducedFunctional, gradient, hessian, hessian_vector_product, taylor_test
 

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import femopt as fo
-from conftest import case, functionals
+from sensitivity_cases import case, functionals
 from femopt.functionals.compiled import partials
 from femopt.sensitivity import finite_difference_check, gradient, taylor_test
 

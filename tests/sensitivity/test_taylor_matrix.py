@@ -1,11 +1,11 @@
 """Taylor tests (rate 2) of adjoint gradients: every built-in functional × every kind of
 design quantity (global, per-cell and per-node parameters, load magnitudes, prescribed
 values, node coordinates) × linear elasticity, neo-Hookean (load steps) and nonlinear heat
-conduction, in 2D and 3D. Cases and the driver: conftest.py."""
+conduction, in 2D and 3D. Cases and the driver: sensitivity_cases.py."""
 import numpy as np
 import pytest
 
-from conftest import CASES, CHECKED, case, functional_names, functionals
+from sensitivity_cases import CASES, CHECKED, case, functional_names, functionals
 
 PAIRS = [(c, f) for c in CASES for f in functional_names(c)]
 FAST = [(c, f) for c in CASES for f in CHECKED[c]]

@@ -24,7 +24,6 @@ import functools
 from dataclasses import dataclass, field
 
 import numpy as np
-import pytest
 
 import femopt as fo
 from femopt import functionals as F

@@ -183,7 +183,7 @@ def test_wrong_jacobian_fails_in_the_line_search_not_by_a_false_convergence():
 
 
 def test_backtracking_step_minimizes_the_interpolating_model():
-    from femopt.solvers.newton import _backtrack
+    from femopt.solvers.line_search import backtrack as _backtrack
 
     # phi(a) = 1 - 2a + 4a^2 is its own quadratic model: minimizer 1/4.
     assert _backtrack(1.0, 3.0, None, 1.0) == pytest.approx(0.25)

@@ -195,9 +195,12 @@ class Assembler:
         return self._pattern
 
     def chunk_size(self, block) -> int:
-        """Entities per chunk of a block: ``chunk_entries`` / (local dofs)²."""
+        """Entities per chunk of a block: ``chunk_entries`` / (local dofs)², or for a block
+        smaller than that its size rounded up to a power of two — the kernels compile once
+        per chunk shape, so small meshes of different sizes share one compilation."""
         nd = block.dofs.shape[1]
-        return max(1, min(len(block.cells), self.chunk_entries // (nd * nd)))
+        largest = max(1, self.chunk_entries // (nd * nd))
+        return min(largest, 1 << (len(block.cells) - 1).bit_length())
 
     def _symmetric(self, block) -> bool:
         """Whether the block's kernel computes the upper half only (see fast_kernels)."""

@@ -131,7 +131,6 @@ def reference_loop(case, shape, iterations, radius=1.5, penalty=3.0):
     u = np.zeros(f.size)
     times, compliances = [], []
     for _ in range(iterations):
-        t = {}
         t0 = time.perf_counter()
         sK = (KE.ravel()[:, None] * (Emin + xPhys ** penalty * (E0 - Emin))).ravel(order="F")
         K = sp.coo_matrix((sK, (iK, jK)), shape=(f.size, f.size)).tocsc()

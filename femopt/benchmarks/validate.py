@@ -16,7 +16,7 @@ import sys
 import time
 from pathlib import Path
 
-from . import catalogue
+from . import catalogue, report
 from ..errors import InputError
 
 __all__ = ["main", "build_parser"]
@@ -81,11 +81,11 @@ def main(argv=None) -> int:
     print(f"femopt validate --{args.mode}", file=sys.stderr, flush=True)
     results = catalogue.run(selection, mode=args.mode, reporter=progress)
     elapsed = time.perf_counter() - start
-    print(catalogue.format_table(results))
-    print(f"\n{catalogue.summary(results)} in {elapsed:.0f} s ({args.mode} mode)")
+    print(report.format_table(results))
+    print(f"\n{report.summary(results)} in {elapsed:.0f} s ({args.mode} mode)")
     if args.out is not None:
-        csv_path = catalogue.write_csv(results, args.out / "validation.csv")
-        md_path = catalogue.write_markdown(results, args.out / "validation.md",
+        csv_path = report.write_csv(results, args.out / "validation.csv")
+        md_path = report.write_markdown(results, args.out / "validation.md",
                                            title=f"femopt validation ({args.mode} mode)")
         print(f"wrote {csv_path} and {md_path}")
     return 0 if all(r.passed for r in results) else 1

@@ -1,9 +1,10 @@
-"""Step-length choice for Newton's line search on the residual merit phi = ½‖r‖²."""
+"""Step-length choice for Newton's line search: on the residual merit phi = ½‖r‖², or on
+the total potential energy of a variational problem."""
 from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["backtrack"]
+__all__ = ["backtrack", "energy_backtrack"]
 
 
 def backtrack(step, phi, previous, phi0):
@@ -36,3 +37,13 @@ def backtrack(step, phi, previous, phi0):
     if not np.isfinite(trial):
         trial = 0.5 * step
     return float(np.clip(trial, 0.1 * step, 0.5 * step))
+
+
+def energy_backtrack(step, energy, energy0, slope):
+    """Next trial step for the energy merit: the minimizer of the quadratic through E(0),
+    E'(0) = ``slope`` < 0 and E(step) = ``energy``, clipped to [0.1, 0.5]·step; 0.1·step
+    when the trial energy is NaN/Inf or the quadratic has no minimum."""
+    curvature = energy - energy0 - slope * step
+    if not (np.isfinite(energy) and curvature > 0):
+        return 0.1 * step
+    return float(np.clip(-slope * step**2 / (2.0 * curvature), 0.1 * step, 0.5 * step))

@@ -29,7 +29,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from femopt.errors import InputError, NewtonError, SingularMatrixError, SolverError
-from femopt.solvers.line_search import backtrack
+from femopt.solvers.line_search import backtrack, energy_backtrack
 from femopt.solvers.linear import Factorization, LinearSolver, make_solver
 
 __all__ = ["newton", "NewtonOptions", "NewtonResult", "NewtonIteration", "FAILURE_REASONS"]
@@ -342,10 +342,7 @@ class _Iteration:
                 if np.isfinite(r_trial).all():
                     return step, u_trial, r_trial, reductions
                 e = np.inf
-            # Minimizer of the quadratic through E(0), E'(0) and E(step), kept in [0.1, 0.5]·step.
-            curvature = e - e0 - slope * step
-            trial = -slope * step**2 / (2.0 * curvature) if np.isfinite(e) and curvature > 0 else 0.1 * step
-            step = float(np.clip(trial, 0.1 * step, 0.5 * step))
+            step = energy_backtrack(step, e, e0, slope)
         raise _Failure("line_search", f"no sufficient decrease of the energy ({e0:.6e}) in "
                                       f"{o.max_line_search} step reductions: there is no solution near "
                                       "this iterate, or the energy does not match the residual")

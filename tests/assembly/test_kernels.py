@@ -6,6 +6,8 @@ dense scatter. Every kernel path of the assembler (the chunk kernels with
 their symmetric and unsymmetric variants, the ``vmap`` kernels, boundary terms) must
 match it to round-off on distorted cells of every element family.
 """
+import logging
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -185,6 +187,20 @@ def test_chunk_padding_gives_identical_results():
     for r, K in results[1:]:
         np.testing.assert_allclose(r, results[0][0], rtol=0, atol=1e-14 * np.abs(r).max())
         np.testing.assert_allclose(K, results[0][1], rtol=0, atol=1e-14 * np.abs(K).max())
+
+
+def test_small_meshes_of_different_sizes_share_one_compiled_kernel(caplog):
+    law = HeatConduction(k=1.7, conductivity=lambda T, k: k * (1.0 + 0.25 * T))  # a law no other test uses
+    compiled = []
+    with jax.log_compiles(), caplog.at_level(logging.WARNING, logger="jax"):
+        for shape in ((5, 4), (6, 5), (8, 4)):          # 20, 30, 32 cells: chunks of 32
+            space = FunctionSpace(rectangle(shape=shape, cell="quad4"), 1)
+            assembler = Assembler(space, [CellTerm(law)])
+            assert assembler.chunk_size(assembler.blocks[0]) == 32
+            caplog.clear()
+            assembler.residual_and_tangent(np.zeros(space.n_dofs), (dict(law.parameters), {}, {}))
+            compiled.append(sum("Compiling jit(kernel)" in r.getMessage() for r in caplog.records))
+    assert compiled == [1, 0, 0], f"chunk kernels compiled per mesh: {compiled}"
 
 
 def test_cell_subsets_and_boundary_terms():

@@ -6,7 +6,7 @@ import math
 import numpy as np
 import pytest
 
-from femopt.benchmarks import catalogue, validate
+from femopt.benchmarks import catalogue, report, validate
 from femopt.benchmarks.catalogue import ERROR, FAIL, PASS, Case, Check, Sample
 from femopt.errors import InputError
 
@@ -136,16 +136,16 @@ def test_unknown_case_names_suggest_close_ones():
 
 def test_table_csv_and_markdown(synthetic, tmp_path):
     rows = catalogue.run([synthetic("synthetic_a"), synthetic("synthetic_b", tolerance=1e-9)], "quick")
-    table = catalogue.format_table(rows)
+    table = report.format_table(rows)
     assert "synthetic_a" in table and "FAIL" in table and "source" in table.splitlines()[0]
-    assert catalogue.summary(rows) == "1 pass, 1 fail"
-    path = catalogue.write_csv(rows, tmp_path / "out" / "v.csv")
+    assert report.summary(rows) == "1 pass, 1 fail"
+    path = report.write_csv(rows, tmp_path / "out" / "v.csv")
     with path.open() as f:
         records = list(csv.DictReader(f))
     assert [r["status"] for r in records] == [PASS, FAIL]
     assert float(records[0]["rate"]) == pytest.approx(2.0)
     assert len(records[0]["errors_by_level"].split(";")) == 2
-    md = catalogue.write_markdown(rows, tmp_path / "v.md").read_text()
+    md = report.write_markdown(rows, tmp_path / "v.md").read_text()
     assert "| synthetic_a |" in md and "1 pass, 1 fail" in md
 
 

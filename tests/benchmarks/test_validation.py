@@ -4,7 +4,7 @@ import math
 
 import pytest
 
-from femopt.benchmarks import catalogue
+from femopt.benchmarks import catalogue, report
 from femopt.benchmarks.catalogue import ERROR, FAIL, PASS, PENDING
 
 QUICK = [c.name for c in catalogue.cases() if c.pending is None and not c.full_only]
@@ -12,7 +12,7 @@ FULL = [c.name for c in catalogue.cases() if c.pending is None]
 
 
 def _explain(results):
-    return "\n" + catalogue.format_table(results, source=False) + "\n" + "\n".join(
+    return "\n" + report.format_table(results, source=False) + "\n" + "\n".join(
         f"{r.case} / {r.quantity}: {r.message}" for r in results if r.message)
 
 

@@ -1,4 +1,5 @@
 """Linear solvers against dense numpy.linalg.solve, singular-matrix diagnostics, fallbacks."""
+import gc
 import logging
 import sys
 import types
@@ -9,7 +10,7 @@ import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
 from femopt.errors import InputError, SingularMatrixError, SolverError
-from femopt.solvers import linear, linear_iterative
+from femopt.solvers import linear, linear_direct, linear_iterative
 from femopt.solvers.linear import CGSolver, DirectSolver, Factorization, LinearSolver, make_solver
 
 HAS_PYAMG = linear_iterative.import_pyamg() is not None
@@ -165,21 +166,77 @@ def test_optional_cholmod_path_and_its_fallbacks(monkeypatch, caplog):
     assert "symmetric matrices only" in caplog.text and "not positive" in caplog.text
 
 
+class _PardisoError(Exception):
+    pass
+
+
+class _FakePardiso:
+    """pypardiso's API: PyPardisoSolver(mtype), factorize(A) then solve(A, b) reuses the
+    factors, free_memory; the symmetric types (2: positive definite, -2: indefinite) read
+    the upper triangle only, and type 2 fails on an indefinite matrix (MKL error -4)."""
+    freed = 0
+
+    def __init__(self, mtype=11):
+        self.mtype = mtype
+
+    def factorize(self, A):
+        upper = sp.triu(A)
+        assert self.mtype in (2, -2) and (sp.tril(A, -1)).nnz == 0, "symmetric types get the upper triangle"
+        full = (upper + upper.T - sp.diags(upper.diagonal())).toarray()
+        if self.mtype == 2 and np.linalg.eigvalsh(full).min() <= 0:
+            raise _PardisoError("error -4")
+        self.lu = spla.splu(sp.csc_matrix(full))
+
+    def solve(self, A, b):
+        return self.lu.solve(b)
+
+    def get_iparm(self, i):
+        return 0
+
+    def free_memory(self, everything=False):
+        type(self).freed += 1
+
+
 def test_optional_pardiso_path(monkeypatch):
-    class FakePardiso:  # pypardiso's API: factorize(A), then solve(A, b) reuses the factors
-        def factorize(self, A):
-            self.lu = spla.splu(sp.csc_matrix(A))
-
-        def solve(self, A, b):
-            return self.lu.solve(b)
-
     module = types.ModuleType("pypardiso")
-    module.PyPardisoSolver = FakePardiso
+    module.PyPardisoSolver, module.PyPardisoError = _FakePardiso, _PardisoError
     monkeypatch.setitem(sys.modules, "pypardiso", module)
-    fact = DirectSolver(backend="pardiso").factorize(random_matrix("spd"))
-    assert fact.solver_name == "pardiso"
-    b = np.ones(fact.shape[0])
-    assert relative_error(fact.solve_transpose(b), np.linalg.solve(fact.matrix.toarray(), b)) < 1e-10
+    solver = DirectSolver(backend="pardiso")
+    A = random_matrix("spd")
+    b = np.ones(A.shape[0])
+    for matrix in (A, (A - 3.0 * sp.identity(A.shape[0])).tocsr()):   # Cholesky, then LDLᵀ
+        fact = solver.factorize(matrix)
+        assert fact.solver_name == "pardiso"
+        assert relative_error(fact.solve_transpose(b), np.linalg.solve(matrix.toarray(), b)) < 1e-10
+    freed = _FakePardiso.freed
+    del fact
+    gc.collect()
+    assert _FakePardiso.freed > freed, "the MKL factors must be freed with the factorization"
+
+
+def test_auto_backend_keeps_superlu_for_small_matrices(monkeypatch):
+    module = types.ModuleType("pypardiso")
+    module.PyPardisoSolver, module.PyPardisoError = _FakePardiso, _PardisoError
+    monkeypatch.setitem(sys.modules, "pypardiso", module)
+    monkeypatch.setitem(sys.modules, "sksparse", None)
+    A = random_matrix("spd")
+    assert DirectSolver().factorize(A).solver_name == "superlu"
+    monkeypatch.setattr(linear_direct, "AUTO_FAST_PATH_MIN_DOFS", A.shape[0])
+    assert DirectSolver().factorize(A).solver_name == "pardiso"
+
+
+def test_real_pardiso_when_installed():
+    pytest.importorskip("pypardiso")
+    solver = DirectSolver(backend="pardiso")
+    A = random_matrix("spd")
+    b = np.random.default_rng(3).standard_normal(A.shape[0])
+    for matrix in (A, (A - 3.0 * sp.identity(A.shape[0])).tocsr()):
+        fact = solver.factorize(matrix)
+        assert fact.solver_name == "pardiso"
+        assert relative_error(fact.solve(b), np.linalg.solve(matrix.toarray(), b)) < 1e-10
+    # singular matrices are left to SuperLU, which names the unconstrained dofs
+    with pytest.raises(SingularMatrixError, match="singular.*supports"):
+        solver.factorize(laplacian_1d(30, neumann=True))
 
 
 def test_direct_rejects_bad_input():

@@ -196,6 +196,17 @@ def test_backtracking_step_minimizes_the_interpolating_model():
     assert _backtrack(0.8, np.nan, None, 1.0) == pytest.approx(0.4)
 
 
+def test_energy_step_minimizes_the_quadratic_through_the_trial():
+    from femopt.solvers.line_search import energy_backtrack
+
+    # E(a) = -2a + 4a^2 (E(0) = 0, E'(0) = -2): minimizer 1/4, inside [0.1, 0.5]
+    assert energy_backtrack(1.0, 2.0, 0.0, -2.0) == pytest.approx(0.25)
+    # E(a) = -2a + 40a^2: minimizer 0.025, clipped to 0.1; no minimum or NaN: 0.1
+    assert energy_backtrack(1.0, 38.0, 0.0, -2.0) == pytest.approx(0.1)
+    assert energy_backtrack(0.5, -2.0, 0.0, -2.0) == pytest.approx(0.05)
+    assert energy_backtrack(0.5, np.inf, 0.0, -2.0) == pytest.approx(0.05)
+
+
 def test_converges_by_increment_at_a_residual_floor():
     # r(u) = u - 1 + 1e-12 cos(1e12 u): a residual that cannot go below ~1e-12 (like
     # round-off in an assembled residual), with the exact part's Jacobian.

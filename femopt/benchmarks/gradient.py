@@ -154,10 +154,10 @@ def _table(report):
              f"first gradient (compiles) {report['first_gradient_s']:.2f} s",
              "       n   forward [s]   adjoint grad [s]   ratio   jax 1st fwd [s]   jax bwd [s]   ratio   direct [s]"]
     for r in report["rows"]:
-        jax_part = (f"{r['jax_forward_s']:15.3f}   {r['jax_gradient_s']:11.3f}   {r['jax_ratio']:5.2f}"
+        jax_part = (f"{r['jax_forward_s']:15.3f}   {r['jax_gradient_s']:11.3f}   {r['jax_ratio']:5.3f}"
                     if "jax_gradient_s" in r else f"{'-':>15}   {'-':>11}   {'-':>5}")
         direct = f"{r['direct_s']:10.3f}" if "direct_s" in r else f"{'-':>10}"
-        lines.append(f"  {r['n']:>6}   {r['forward_s']:11.3f}   {r['gradient_s']:16.3f}   {r['ratio']:5.2f}"
+        lines.append(f"  {r['n']:>6}   {r['forward_s']:11.3f}   {r['gradient_s']:16.3f}   {r['ratio']:5.3f}"
                      f"   {jax_part}   {direct}")
     diffs = [f"{k} {r[k]:.1e}" for r in report["rows"] for k in ("jax_vs_adjoint_rel_diff",
                                                                   "direct_vs_adjoint_rel_diff") if k in r]

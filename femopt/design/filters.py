@@ -27,7 +27,7 @@ from scipy.spatial import cKDTree
 from ..errors import InputError
 from ..mesh.quality import cell_measures
 
-__all__ = ["DensityFilter", "filter_matrix"]
+__all__ = ["DensityFilter", "filter_matrix", "host_linear_map"]
 
 
 def filter_matrix(centroids, radius: float, volumes=None) -> tuple[sp.csr_matrix, np.ndarray]:
@@ -58,6 +58,30 @@ def filter_matrix(centroids, radius: float, volumes=None) -> tuple[sp.csr_matrix
     return H, np.asarray(H.sum(axis=1)).ravel()
 
 
+def host_linear_map(apply, apply_transpose, size: int):
+    """A linear map y = A x computed on the host (SciPy), as a JAX function of x that
+    reverse-mode differentiates through ``apply_transpose`` (x̄ = Aᵀ ȳ).
+
+    Args:
+        apply, apply_transpose: NumPy ``(size,) -> (size,)`` callables, A and Aᵀ.
+        size: length of x and y.
+    """
+    shape = jax.ShapeDtypeStruct((size,), jnp.float64)
+
+    @jax.custom_vjp
+    def linear_map(x):
+        return jax.pure_callback(lambda v: apply(np.asarray(v, dtype=np.float64)), shape, x)
+
+    def forward(x):
+        return linear_map(x), None
+
+    def backward(_, y_bar):
+        return (jax.pure_callback(lambda v: apply_transpose(np.asarray(v, dtype=np.float64)), shape, y_bar),)
+
+    linear_map.defvjp(forward, backward)
+    return linear_map
+
+
 class DensityFilter:
     """The distance-weighted density filter on a mesh's cells.
 
@@ -80,21 +104,8 @@ class DensityFilter:
         self._apply = self._make_apply()
 
     def _make_apply(self):
-        shape = jax.ShapeDtypeStruct((self.n_cells,), jnp.float64)
         W, WT = self.matrix, self.matrix.T.tocsr()
-
-        @jax.custom_vjp
-        def apply(x):
-            return jax.pure_callback(lambda v: W @ np.asarray(v), shape, x)
-
-        def forward(x):
-            return apply(x), None
-
-        def backward(_, y_bar):
-            return (jax.pure_callback(lambda v: WT @ np.asarray(v), shape, y_bar),)
-
-        apply.defvjp(forward, backward)
-        return apply
+        return host_linear_map(lambda v: W @ v, lambda v: WT @ v, self.n_cells)
 
     def arrays(self) -> dict:
         """Nothing to pass into compiled code: the matrix stays on the host."""

@@ -27,6 +27,7 @@ from ..errors import InputError
 from ..physics.base import custom_physics
 from ..problem import Problem
 from ..solvers.linear import DirectSolver
+from .filters import host_linear_map
 
 __all__ = ["HelmholtzFilter"]
 
@@ -85,20 +86,7 @@ class HelmholtzFilter:
         return self.TT @ self._factorization.solve_transpose(self.PT @ np.asarray(y_bar, dtype=np.float64))
 
     def _make_apply(self):
-        shape = jax.ShapeDtypeStruct((self.n_cells,), jnp.float64)
-
-        @jax.custom_vjp
-        def apply(x):
-            return jax.pure_callback(self.__call__, shape, x)
-
-        def forward(x):
-            return apply(x), None
-
-        def backward(_, y_bar):
-            return (jax.pure_callback(self._adjoint, shape, y_bar),)
-
-        apply.defvjp(forward, backward)
-        return apply
+        return host_linear_map(self.__call__, self._adjoint, self.n_cells)
 
     def arrays(self) -> dict:
         """Nothing to pass: the factorization lives on the host."""

@@ -1,27 +1,79 @@
-"""Objectives and constraints of a density design, as ``x → (value, gradient)`` callables
-for :func:`femopt.optimize.minimize`.
+"""Objectives and constraints of a design, as ``x → (value, gradient)`` callables for
+:func:`femopt.optimize.minimize`.
 
 * :class:`Compliance`: structural (or thermal) compliance through a
   :class:`~femopt.design.CellScaledModel` (fast path: one factorization, no re-tracing).
 * :class:`FunctionalObjective`: any femopt functional through the general adjoint
-  (``femopt.sensitivity.gradient``) — nonlinear physics, stresses, point values.
+  (``femopt.sensitivity.gradient``) — nonlinear physics with load steps, stresses, point
+  values, data misfits — with one or several problem parameters computed from the design.
 * :class:`VolumeConstraint`: ρ-weighted volume fraction ≤ target, written g(x) ≤ 0.
+* :class:`Sum`: the sum of objectives, e.g. a data misfit plus a regularization
+  (``objective + Tikhonov(...)`` builds one).
 
-Each chains the derivative with respect to the cell parameter back to the design with
-``DensityDesign.vjp`` (JAX).
+Each chains the derivative with respect to the problem parameters back to the design
+with the design's ``vjp`` (JAX).
 """
 from __future__ import annotations
 
+from typing import Mapping
+
+import jax
+import jax.numpy as jnp
 import numpy as np
 
 from ..assembly.parameters import cell_field
 from ..errors import InputError
 from ..sensitivity import gradient as adjoint_gradient
+from ..sensitivity.state import check_solve_options
 
-__all__ = ["Compliance", "FunctionalObjective", "VolumeConstraint"]
+__all__ = ["Objective", "Sum", "Compliance", "FunctionalObjective", "VolumeConstraint"]
 
 
-class Compliance:
+class Objective:
+    """Base of femopt's ``x → (value, gradient)`` objectives: ``a + b`` is their
+    :class:`Sum` (a plain function may stand on either side)."""
+
+    def __add__(self, other):
+        return Sum(self, other)
+
+    def __radd__(self, other):
+        return Sum(other, self)
+
+
+class Sum(Objective):
+    """x → (Σ_i f_i(x), Σ_i ∇f_i(x)) for objectives ``f_i: x → (value, gradient)``.
+
+    Attributes:
+        terms: the objectives (nested sums flattened).
+        values: each term's value at the last evaluation (e.g. misfit and penalty apart,
+            for a discrepancy-principle check).
+    """
+
+    def __init__(self, *terms):
+        flat = []
+        for term in terms:
+            if isinstance(term, Sum):
+                flat.extend(term.terms)
+            elif callable(term):
+                flat.append(term)
+            else:
+                raise InputError(f"Sum adds callables x -> (value, gradient), got {type(term).__name__}")
+        if not flat:
+            raise InputError("Sum needs at least one objective")
+        self.terms = tuple(flat)
+        self.values: list[float] = []
+
+    def __call__(self, x):
+        values, total = [], 0.0
+        for term in self.terms:
+            value, gradient = term(x)
+            values.append(float(value))
+            total = total + np.asarray(gradient, dtype=np.float64)
+        self.values = values
+        return float(sum(values)), total
+
+
+class Compliance(Objective):
     """Compliance C(x) = f·u(E(ρ(x))) and dC/dx.
 
     Args:
@@ -57,22 +109,79 @@ class Compliance:
         return self.scale * c, self.scale * grad
 
 
-class FunctionalObjective:
-    """Any functional J of a problem, with the per-cell parameter ``parameter`` set to
-    the interpolated property; dJ/dx by femopt's general adjoint and ``design.vjp``.
+class FunctionalObjective(Objective):
+    """``x → (scale · (J − shift), its gradient)`` for any functional J of a problem whose
+    parameters are computed from the design; dJ/dx by femopt's general adjoint, then
+    ``jax.vjp`` of the parameter map and the design's ``vjp``.
+
+    Args:
+        problem: the problem J is a functional of.
+        functional: a femopt functional (``femopt.functionals``).
+        design: a :class:`~femopt.design.DensityDesign` (outputs ``(ρ, E)``), or None: the
+            design vector is itself the field (output ``(x,)``), as in a calibration.
+        parameters: which problem parameters the design sets, and how:
+
+            * a name: that parameter is the design's last output (the interpolated
+              property E(ρ); x itself when ``design`` is None);
+            * a dict ``{name: function of the design's outputs}``, e.g. both neo-Hookean
+              constants from one SIMP factor, ``{"mu": lambda rho, s: mu0 * s,
+              "lmbda": lambda rho, s: lmbda0 * s}``, or a stiffness and a stress weight,
+              ``{"E": lambda rho, E: E, "w": lambda rho, E: rho**0.5 / E}``. The
+              functions are written with ``jax.numpy`` (differentiated by ``jax.vjp``);
+              values with one entry per cell are passed as cell fields.
+        solve_options: keywords for ``problem.solve`` when the design is new, e.g.
+            ``{"load_steps": 4, "initial": np.zeros(problem.space.n_dofs)}``; objectives
+            of one problem at one design share the solve.
+        scale, shift: value = scale · (J − shift); e.g. a constraint J ≤ J_max reads
+            ``scale=1/J_max, shift=J_max``.
 
     Slower than :class:`Compliance` (a Newton solve and a traced residual per call) but
-    valid for nonlinear physics and any functional."""
+    valid for nonlinear physics and any functional.
+    """
 
-    def __init__(self, problem, functional, design, parameter: str, *, scale: float = 1.0):
+    def __init__(self, problem, functional, design, parameters, *, solve_options=None,
+                 scale: float = 1.0, shift: float = 0.0):
         self.problem, self.functional, self.design = problem, functional, design
-        self.parameter, self.scale = parameter, float(scale)
+        if isinstance(parameters, str):
+            self.names = (parameters,)
+            maps = {parameters: lambda *outputs: outputs[-1]}
+        elif isinstance(parameters, Mapping) and parameters:
+            self.names = tuple(parameters)
+            maps = dict(parameters)
+            for name, function in maps.items():
+                if not callable(function):
+                    raise InputError(f"parameters[{name!r}] must be a function of the design's outputs, "
+                                     f"got {type(function).__name__}")
+        else:
+            raise InputError("parameters must be a parameter name or a non-empty dict {name: function of the "
+                             f"design's outputs}}, got {parameters!r}")
+        for name in self.names:
+            if name not in problem.params:
+                raise InputError(f"{name!r} is not a parameter of the problem; it has {sorted(problem.params)}")
+        self.solve_options = check_solve_options(problem, solve_options)
+        self.scale, self.shift = float(scale), float(shift)
+        self._forward = jax.jit(lambda outputs: {n: maps[n](*outputs) for n in self.names})
+        self._backward = jax.jit(lambda outputs, bars: jax.vjp(
+            lambda *o: {n: maps[n](*o) for n in self.names}, *outputs)[1](bars))
+
+    def parameters(self, x) -> tuple[tuple, dict]:
+        """The design's outputs and the problem parameters ``{name: value}`` at ``x``."""
+        outputs = tuple(jnp.asarray(o) for o in (self.design(x) if self.design is not None
+                                                 else (np.asarray(x, dtype=np.float64),)))
+        params = {}
+        for name, value in self._forward(outputs).items():
+            value = np.asarray(value, dtype=np.float64)
+            params[name] = cell_field(value) if value.shape[:1] == (self.problem.mesh.n_cells,) else value
+        return outputs, params
 
     def __call__(self, x):
-        _, E = self.design(x)
-        g = adjoint_gradient(self.functional, self.problem, wrt=self.parameter,
-                           params={self.parameter: cell_field(E)})
-        return self.scale * g.value, self.scale * self.design.vjp(x, property_bar=g[self.parameter])
+        outputs, params = self.parameters(x)
+        g = adjoint_gradient(self.functional, self.problem, wrt=list(self.names), params=params,
+                             solve_options=self.solve_options)
+        bars = self._backward(outputs, {n: jnp.asarray(g[n]) for n in self.names})
+        bars = [np.asarray(b) for b in bars]
+        grad = bars[0] if self.design is None else self.design.vjp(x, *bars)
+        return self.scale * (g.value - self.shift), self.scale * np.asarray(grad)
 
 
 class VolumeConstraint:

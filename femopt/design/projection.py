@@ -17,6 +17,8 @@ Interpolations of a stiffness-like property from the physical density ρ ∈ [0,
 """
 from __future__ import annotations
 
+import math
+
 from dataclasses import dataclass
 
 import jax.numpy as jnp
@@ -53,7 +55,12 @@ class Continuation:
 
     def value(self, iteration: int) -> float:
         """β at ``iteration``."""
-        return float(min(self.maximum, self.initial * self.factor ** (int(iteration) // self.every)))
+        if self.factor == 1.0:
+            return float(self.initial)
+        # capped at the steps that reach the maximum: factor**steps would overflow later
+        steps_to_maximum = math.ceil(math.log(self.maximum / self.initial) / math.log(self.factor))
+        steps = min(int(iteration) // self.every, steps_to_maximum)
+        return float(min(self.maximum, self.initial * self.factor ** steps))
 
     def is_final(self, iteration: int) -> bool:
         """Whether β has reached its last value (a converged run may then stop)."""

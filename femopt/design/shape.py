@@ -6,8 +6,13 @@
   — a cosine series symmetric about both axes (what a quarter model with symmetry
   needs). Linear: the boundary displacement is B x for a constant matrix B.
 * :class:`ShapeDesign`: the boundary parametrization composed with a mesh morph
-  (:class:`~femopt.design.LinearElasticMorph`); ``points(x)``, ``mesh(x)`` (refuses
-  designs that invert cells, naming them) and ``vjp`` (dJ/dX → dJ/dx).
+  (:class:`~femopt.design.LinearElasticMorph`), or alone when it moves the nodes itself
+  (``morph=None``, e.g. :class:`~femopt.design.FFDBox`); ``points(x)``, ``mesh(x)``
+  (refuses designs that invert cells, naming them) and ``vjp`` (dJ/dX → dJ/dx).
+
+Other parametrizations: :class:`~femopt.design.BSplineBoundary` (a B-spline of a boundary
+curve, :mod:`femopt.design.shape_parametrizations`) and :class:`~femopt.design.FFDBox`
+(free-form deformation, :mod:`femopt.design.ffd`).
 * :class:`ShapeFunctional`: any femopt functional as an ``x → (value, gradient)``
   objective or constraint for :func:`femopt.optimize.minimize`; the shape derivative
   dJ/dX comes from the adjoint (``femopt.gradient(..., wrt="coordinates")``).
@@ -88,16 +93,22 @@ class ShapeDesign:
     Args:
         mesh: the reference :class:`~femopt.Mesh` (copied: a problem built on ``mesh`` may
             have its nodes moved by :class:`ShapeFunctional` without changing this one).
-        parametrization: e.g. :class:`HoleShape`: ``nodes``, ``n_variables``,
+        parametrization: e.g. :class:`HoleShape`, :class:`~femopt.design.BSplineBoundary`
+            or :class:`~femopt.design.FFDBox`: ``nodes``, ``n_variables``,
             ``displacement(x)`` and ``vjp``, linear in x.
         morph: e.g. :class:`~femopt.design.LinearElasticMorph` whose ``moving_nodes`` are
-            the parametrization's ``nodes`` (same order).
+            the parametrization's ``nodes`` (same order); or None when the
+            parametrization moves the nodes itself (an :class:`~femopt.design.FFDBox` of
+            a region): X = X₀ + its displacement on its ``nodes``, the others stay.
     """
 
     def __init__(self, mesh, parametrization, morph):
-        if not np.array_equal(np.asarray(morph.moving_nodes), np.asarray(parametrization.nodes)):
+        nodes = np.asarray(parametrization.nodes)
+        if morph is not None and not np.array_equal(np.asarray(morph.moving_nodes), nodes):
             raise InputError("the morph must move exactly the parametrization's nodes, in the same order; "
                              "build both from the same selection")
+        if morph is None and (nodes.ndim != 1 or np.unique(nodes).size != nodes.size):
+            raise InputError("without a morph the parametrization's nodes must be distinct node ids")
         self.reference = mesh.with_points(np.array(mesh.points))
         self.parametrization, self.morph = parametrization, morph
 
@@ -118,6 +129,10 @@ class ShapeDesign:
     def points(self, x) -> np.ndarray:
         """Node coordinates ``(n_nodes, dim)`` of design ``x`` (not validated)."""
         boundary = self.parametrization.displacement(self._check(x))
+        if self.morph is None:
+            points = np.array(self.reference.points)
+            points[self.parametrization.nodes] += boundary
+            return points
         return self.reference.points + self.morph.displacement(boundary)
 
     def mesh(self, x):
@@ -131,6 +146,8 @@ class ShapeDesign:
     def vjp(self, points_bar) -> np.ndarray:
         """dJ/dx ``(n_variables,)`` from dJ/dX ``(n_nodes, dim)`` (x → X is linear, so
         this does not depend on x)."""
+        if self.morph is None:
+            return self.parametrization.vjp(np.asarray(points_bar)[self.parametrization.nodes])
         return self.parametrization.vjp(self.morph.vjp(points_bar))
 
     def move(self, problem, x) -> bool:

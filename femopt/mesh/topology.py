@@ -12,7 +12,7 @@ import numpy as np
 from .cell_types import CELL_TYPES, CellType
 
 __all__ = ["facet_corner_table", "facet_keys", "row_ids", "boundary_facets",
-           "unique_facets", "match_facets"]
+           "unique_facets", "interior_facets", "match_facets"]
 
 _INT64_ROOM = 2 ** 62
 
@@ -84,6 +84,30 @@ def unique_facets(cells: np.ndarray, ctype: CellType, n_nodes: int) -> np.ndarra
     _, first = np.unique(ids, return_index=True)
     first.sort()
     return np.stack(np.divmod(first, ctype.n_facets), axis=1).astype(np.int64)
+
+
+def interior_facets(cells: np.ndarray, ctype: CellType, n_nodes: int) -> np.ndarray:
+    """Facets shared by two cells, each once, seen from both sides.
+
+    Returns:
+        ``(n, 4)`` int64 ``(cell a, local facet in a, cell b, local facet in b)`` with
+        cell a < cell b, sorted by cell a then its local facet. A facet that more than two
+        cells list (a non-manifold mesh) is left out.
+    """
+    ids = row_ids(facet_keys(cells, ctype), n_nodes)
+    order = np.argsort(ids, kind="stable")
+    sorted_ids = ids[order]
+    same = sorted_ids[1:] == sorted_ids[:-1]
+    # a pair is two equal neighbours in sorted order with different ids on either side
+    before = np.concatenate([[False], same[:-1]])
+    after = np.concatenate([same[1:], [False]])
+    pair = np.flatnonzero(same & ~before & ~after)
+    first, second = order[pair], order[pair + 1]  # stable sort: first < second
+    by_first = np.argsort(first)
+    first, second = first[by_first], second[by_first]
+    a = np.stack(np.divmod(first, ctype.n_facets), axis=1)
+    b = np.stack(np.divmod(second, ctype.n_facets), axis=1)
+    return np.concatenate([a, b], axis=1).astype(np.int64)
 
 
 def match_facets(cells: np.ndarray, ctype: CellType, n_nodes: int,

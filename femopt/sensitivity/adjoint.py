@@ -67,7 +67,7 @@ def _functionals(functional):
     return single, items
 
 
-def gradient(functional, problem, wrt=None, params=None, *, method: str = "auto"):
+def gradient(functional, problem, wrt=None, params=None, *, method: str = "auto", solve_options=None):
     """Value and gradient of ``functional`` at the solution for ``params``.
 
     Args:
@@ -82,12 +82,15 @@ def gradient(functional, problem, wrt=None, params=None, *, method: str = "auto"
             state as it is (solved at the defaults if there is none).
         method: ``"adjoint"`` (one transposed solve per functional), ``"direct"`` (one
             solve per scalar input) or ``"auto"``: the cheaper of the two by counting.
+        solve_options: keywords for ``problem.solve`` when a solve is needed, e.g.
+            ``{"load_steps": 4}`` for a nonlinear problem that needs load stepping, or
+            ``{"load_steps": 4, "initial": np.zeros(n_dofs)}`` to step from rest.
     """
     if method not in METHODS:
         raise InputError(f"method must be one of {METHODS}, got {method!r}")
     single, items = _functionals(functional)
     names = wrt_names(problem, wrt)
-    state = ensure_state(problem, params)
+    state = ensure_state(problem, params, solve_options)
     n_inputs = sum(int(np.prod(input_shape(problem, state.params, n))) for n in names)
     if method == "auto":
         method = choose_method(n_inputs, len(items))
@@ -206,7 +209,6 @@ def directional_derivative(functional, problem, direction: dict, params=None):
     state = ensure_state(problem, params)
     d = _check_direction(problem, state.params, direction)
     du = _tangents(problem, state, [d])[:, 0]
-    part = problem.partition
     out = []
     for f in items:
         J, dJ_du, dJ_dp, dJ_dX = partials(f, problem, state.u, state.params)
@@ -222,10 +224,10 @@ def directional_derivative(functional, problem, direction: dict, params=None):
     return [J for J, _ in out], [dJ for _, dJ in out]
 
 
-def value_and_grad(functional, problem, wrt=None, params=None, *, method: str = "auto"):
+def value_and_grad(functional, problem, wrt=None, params=None, *, method: str = "auto", solve_options=None):
     """``(value, gradient)`` — the gradient an array when ``wrt`` is one name, else a
-    dict by name."""
-    g = gradient(functional, problem, wrt, params, method=method)
+    dict by name (``solve_options`` as for :func:`gradient`)."""
+    g = gradient(functional, problem, wrt, params, method=method, solve_options=solve_options)
     if isinstance(functional, (list, tuple)):
         values = [gi.value for gi in g]
         return values, [gi.grads[wrt] if isinstance(wrt, str) else gi.grads for gi in g]

@@ -2,12 +2,15 @@
 and the names and shapes of the quantities to differentiate."""
 from __future__ import annotations
 
+import inspect
+from typing import Mapping
+
 import numpy as np
 
 from ..errors import InputError
 from ..functionals.compiled import same_params
 
-__all__ = ["COORDINATES", "PRESCRIBED", "ensure_state", "same_params", "wrt_names", "unwrap", "input_shape"]
+__all__ = ["COORDINATES", "PRESCRIBED", "ensure_state", "check_solve_options", "same_params", "wrt_names", "unwrap", "input_shape"]
 
 COORDINATES = "coordinates"
 PRESCRIBED = "prescribed"
@@ -27,13 +30,14 @@ def _current(problem, state):
             and (state.factorization is None or state.factorization.shape[0] == part.free.size))
 
 
-def ensure_state(problem, params=None):
+def ensure_state(problem, params=None, solve_options=None):
     """The problem's converged state at ``params``: the last solve when it was at these
-    parameters (``params=None``: whatever it was at), else a new solve."""
+    parameters (``params=None``: whatever it was at), else a new solve
+    ``problem.solve(params, **solve_options)``."""
     state = problem.state
     if not _current(problem, state) or (params is not None
                                         and not same_params(state.params, problem.parameters(params))):
-        problem.solve(params)
+        problem.solve(params, **check_solve_options(problem, solve_options))
         state = problem.state
         if not _current(problem, state) or not same_params(state.params, problem.parameters(params)):
             raise InputError("the problem has no converged state at these parameters "
@@ -42,6 +46,21 @@ def ensure_state(problem, params=None):
         raise InputError("the problem's state has no factorization to reuse; solve it with "
                          "femopt's Newton (Problem.solve)")
     return state
+
+
+def check_solve_options(problem, solve_options) -> dict:
+    """``solve_options`` as a dict of keywords of ``problem.solve`` (``load_steps``,
+    ``initial``), unknown ones rejected by name."""
+    if solve_options is None:
+        return {}
+    if not isinstance(solve_options, Mapping):
+        raise InputError(f"solve_options must be a dict of Problem.solve keywords such as "
+                         f"{{'load_steps': 4}}, got {type(solve_options).__name__}")
+    accepted = [n for n, p in inspect.signature(problem.solve).parameters.items() if p.kind is p.KEYWORD_ONLY]
+    unknown = sorted(set(solve_options) - set(accepted))
+    if unknown:
+        raise InputError(f"solve_options {unknown} are not keywords of Problem.solve; it accepts {accepted}")
+    return dict(solve_options)
 
 
 def wrt_names(problem, wrt) -> list[str]:

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+import os
 import weakref
 
 import numpy as np
@@ -41,10 +42,11 @@ _log = logging.getLogger("femopt.solvers")
 BACKENDS = ("auto", "superlu", "cholmod", "pardiso")
 _BACKEND_MODULES = {"cholmod": "sksparse.cholmod", "pardiso": "pypardiso"}
 _SYMMETRY_RTOL = 1e-12
-#: below this many unknowns ``backend="auto"`` keeps SuperLU: the optional backends'
-#: set-up (MKL threads, copies) costs more than they save. Measured, 3D hex8 elasticity
-#: on 2 loaded cores, SuperLU / PARDISO factorization: 882 dofs 0.03 / 1.5 s, 3 630 dofs
-#: 0.27 / 1.5 s, 13 872 dofs 3.7 / 2.3 s, 34 914 dofs 23 / 4.7 s.
+#: below this many unknowns ``backend="auto"`` keeps SuperLU: both take well under a second
+#: there, and SuperLU reports a singular matrix directly (PARDISO needs a probe solve).
+#: Measured, 3D hex8 elasticity on 2 loaded cores, SuperLU / PARDISO factorization:
+#: 882 dofs 0.010 / 0.008 s, 3 630 dofs 0.10 / 0.07 s, 13 872 dofs 1.6 / 0.46 s,
+#: 34 914 dofs 15.0 / 1.8 s.
 AUTO_FAST_PATH_MIN_DOFS = 10_000
 
 
@@ -200,6 +202,7 @@ def _pardiso(A, module, residual_tol):
             pardiso = module.PyPardisoSolver(mtype=matrix_type)
         except (ImportError, OSError):       # pypardiso installed, MKL's library not found
             return None
+        _remember_mkl_library(pardiso)
         try:
             pardiso.factorize(upper)
             usable = _pardiso_factors_usable(A, upper, pardiso, matrix_type)
@@ -215,6 +218,15 @@ def _pardiso(A, module, residual_tol):
         weakref.finalize(factorization, pardiso.free_memory, everything=True)
         return factorization
     return None
+
+
+def _remember_mkl_library(pardiso) -> None:
+    """Tell pypardiso where MKL is, once found: it otherwise searches the file system for
+    ``mkl_rt`` (~1 s) every time a solver is made, i.e. at every factorization. The
+    variable is pypardiso's own (``PYPARDISO_MKL_RT``) and gets the path it found itself."""
+    path = getattr(getattr(pardiso, "libmkl", None), "_name", None)
+    if isinstance(path, str) and path:
+        os.environ.setdefault("PYPARDISO_MKL_RT", path)
 
 
 def _pardiso_factors_usable(A, upper, pardiso, matrix_type) -> bool:

@@ -26,6 +26,9 @@ def test_heaviside_and_continuation():
     schedule = fd.Continuation(1.0, 2.0, every=10, maximum=8.0)
     assert [schedule.value(k) for k in (0, 9, 10, 25, 30, 100)] == [1, 1, 2, 4, 8, 8]
     assert not schedule.is_final(29) and schedule.is_final(30)
+    # far past the maximum (a long or resumed run): no overflow; a maximum between steps
+    assert schedule.value(10**12) == 8.0
+    assert fd.Continuation(1.0, 1.7, every=3, maximum=10.0).value(10**8) == 10.0
 
 
 @pytest.fixture(scope="module")

@@ -31,6 +31,12 @@ def test_calibration(tmp_path, monkeypatch):
     assert field["error"] < 0.2
     assert field["error"] < 0.65 * field["prior_error"]
     assert 0.8 < field["misfit_per_datum"] < 1.2
+    # the disc: both penalties recover it and stop at the noise level (at this coarse
+    # size they are alike; total variation is better at 40 x 20, see the example)
+    for disc in out["inclusion"].values():
+        assert disc["error"] < 0.65 * disc["prior_error"]
+        assert 0.8 < disc["misfit_per_datum"] < 1.2
+        assert disc["contrast"] > 0.3
     constants = out["constants"]
     assert constants["mu"] == pytest.approx(1.0, rel=0.03)
     assert constants["lmbda"] == pytest.approx(2.0, rel=0.05)
@@ -41,13 +47,19 @@ def test_lbracket_stress(tmp_path, monkeypatch):
     monkeypatch.setenv("FEMOPT_EXAMPLE_SIZE", "small")
     monkeypatch.chdir(tmp_path)
     out = load("lbracket_stress").main()
-    stiff, strong = out["compliance_only"], out["stress"]
-    assert stiff["volume_fraction"] <= 0.4 + 1e-3 and strong["volume_fraction"] <= 0.4 + 1e-3
-    assert strong["stress_p_norm"] <= out["limit"] * 1.01 < stiff["stress_p_norm"]
-    # at the small size the corner changes by ~1 % only (see the example's docstring)
-    assert strong["corner_density"] <= stiff["corner_density"] + 1e-3
-    assert strong["corner_max_stress"] <= stiff["corner_max_stress"] * 1.001
-    assert strong["compliance"] < 1.05 * stiff["compliance"]
+    stiff, strong, same = out["compliance_only"], out["stress"], out["same_volume"]
+    assert stiff["volume_fraction"] <= 0.4 + 1e-3
+    # the stress-constrained design meets its limit (0.7 x design 1's peak) at its true
+    # maximum, not only in the normalized p-norm
+    assert strong["max_stress"] <= 1.02 * out["limit"]
+    assert strong["max_stress"] <= 0.72 * stiff["max_stress"]
+    # the extra material alone does not do it: the compliance design with the same volume
+    # keeps a higher peak, at the re-entrant corner
+    assert same["volume_fraction"] == pytest.approx(strong["volume_fraction"], abs=2e-3)
+    assert same["max_stress"] > 1.1 * strong["max_stress"]
+    # n = 30 is too coarse to round the corner (the docstring gives the n = 60 figures,
+    # where the corner density drops from 0.98 to ~0.1): only check it is not filled more
+    assert strong["corner_density"] <= stiff["corner_density"] + 0.05
     assert_written(tmp_path / "femopt-output", "lbracket_stress")
 
 

@@ -102,6 +102,7 @@ class CellScaledModel:
             linear_solver = self._default_solver()
         self.linear_solver = make_solver(linear_solver, n_hint=self.partition.free.size)
         self.timings: dict[str, float] = {}
+        self._last_u = None
         t0 = time.perf_counter()
         self._build()
         if check:
@@ -228,7 +229,10 @@ class CellScaledModel:
         K = self.stiffness(values)
         t0 = time.perf_counter()
         factorization = self.linear_solver.factorize(K)
-        u = factorization.solve(self._force)
+        # an optimizer's next design is close to its last: an iterative solver starts from
+        # the last solution (a direct one ignores the guess)
+        u = factorization.solve(self._force, guess=self._last_u)
+        self._last_u = u
         self._tick("solve", t0)
         return u, factorization
 

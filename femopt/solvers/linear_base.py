@@ -92,16 +92,29 @@ class Factorization(abc.ABC):
         """Stored nonzeros of the factorized matrix ``A`` (not of its factors)."""
         return int(self.matrix.nnz)
 
-    def solve(self, b) -> np.ndarray:
+    def solve(self, b, *, guess=None) -> np.ndarray:
         """Solve ``A x = b``.
 
         Args:
             b: right-hand side, shape ``(n,)`` or ``(n, k)`` for k right-hand sides.
+            guess: a starting point of the shape of ``b`` for iterative solvers (e.g. the
+                previous design's solution in an optimization loop); direct ones ignore it.
 
         Returns:
             x, float64, same shape as ``b``.
         """
-        return self._solve(self._check_rhs(b), transpose=False)
+        b = self._check_rhs(b)
+        if guess is None:
+            return self._solve(b, transpose=False)
+        guess = np.asarray(guess, dtype=np.float64)
+        if guess.shape != b.shape:
+            raise InputError(f"the initial guess must have the right-hand side's shape {b.shape}, "
+                             f"got {guess.shape}")
+        return self._solve_from(b, guess)
+
+    def _solve_from(self, b: np.ndarray, guess: np.ndarray) -> np.ndarray:
+        """``A x = b`` started from ``guess``; only iterative backends use the guess."""
+        return self._solve(b, transpose=False)
 
     def solve_transpose(self, b) -> np.ndarray:
         """Solve ``A^T y = b`` with the same factorization (the adjoint solve).

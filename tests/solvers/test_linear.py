@@ -287,6 +287,24 @@ def test_cg_poisson_matches_direct(dim, n, preconditioner):
     assert relative_error(fact.solve_transpose(b[:, 0]), reference[:, 0]) < 1e-8
 
 
+def test_cg_warm_start_reaches_the_same_solution_sooner():
+    A = poisson(30, 2)
+    rng = np.random.default_rng(5)
+    b = rng.standard_normal((A.shape[0], 2))
+    reference = spla.splu(A.tocsc()).solve(b)
+    fact = CGSolver("jacobi", rtol=1e-10).factorize(A)
+    fact.solve(b)
+    cold = list(fact.last_iterations)
+    nearby = reference * (1.0 + 1e-4 * rng.standard_normal(reference.shape))
+    x = fact.solve(b, guess=nearby)
+    assert relative_error(x, reference) < 1e-7
+    assert all(w < c for w, c in zip(fact.last_iterations, cold)), (fact.last_iterations, cold)
+    with pytest.raises(InputError, match="initial guess.*shape"):
+        fact.solve(b, guess=nearby[:, 0])
+    direct = DirectSolver().factorize(A)          # a direct solver ignores the guess
+    np.testing.assert_array_equal(direct.solve(b, guess=np.zeros_like(b)), direct.solve(b))
+
+
 @pytest.mark.skipif(not HAS_PYAMG, reason="pyamg not installed (optional extra femopt[amg])")
 @pytest.mark.parametrize("dim, n", [(2, 40), (3, 14)])
 def test_cg_amg_poisson_converges_faster_than_jacobi(dim, n):

@@ -76,7 +76,7 @@ class MMA(Optimizer):
         alfa = np.maximum.reduce([low + self.albefa * (x - low), x - self.move * span, lower])
         beta = np.minimum.reduce([upp - self.albefa * (upp - x), x + self.move * span, upper])
         m = evaluation.g.size
-        x_new = mma_subproblem(x, evaluation.df, evaluation.g, evaluation.dg.reshape(m, -1), low, upp,
+        x_new = mma_subproblem(x, evaluation.df, evaluation.g, evaluation.dg.reshape(m, x.size), low, upp,
                                alfa, beta, span, c=np.full(m, self.c), d=np.ones(m))
         state["xold2"], state["xold1"] = state["xold1"], x.copy()
         state["low"], state["upp"], state["steps"] = low, upp, np.array(k)

@@ -49,16 +49,21 @@ def test_lbracket_stress(tmp_path, monkeypatch):
     out = load("lbracket_stress").main()
     stiff, strong, same = out["compliance_only"], out["stress"], out["same_volume"]
     assert stiff["volume_fraction"] <= 0.4 + 1e-3
-    # the stress-constrained design meets its limit (0.7 x design 1's peak) at its true
-    # maximum, not only in the normalized p-norm
-    assert strong["max_stress"] <= 1.02 * out["limit"]
-    assert strong["max_stress"] <= 0.72 * stiff["max_stress"]
+    # the local constraints hold cell by cell at the end (stress of the SIMP material
+    # m_E σ_vm ≤ σ_lim, 0.5 x design 1's peak), and the AL loop stopped on its own rule
+    # (β final, design settled, max ratio ≤ 1.005) before its step limit
+    assert strong["result"].status == "callback"
+    assert strong["max_stress"] <= 1.01 * out["limit"]
+    assert strong["max_solid_stress"] <= 1.1 * out["limit"]
+    assert strong["max_stress"] <= 0.52 * stiff["max_stress"]
+    assert strong["grey_level"] < 0.15                         # projected to near 0/1
     # the extra material alone does not do it: the compliance design with the same volume
-    # keeps a higher peak, at the re-entrant corner
+    # peaks far above the limit, at the re-entrant corner
     assert same["volume_fraction"] == pytest.approx(strong["volume_fraction"], abs=2e-3)
-    assert same["max_stress"] > 1.1 * strong["max_stress"]
-    # n = 30 is too coarse to round the corner (the docstring gives the n = 60 figures,
-    # where the corner density drops from 0.98 to ~0.1): only check it is not filled more
+    assert same["max_stress"] > 1.5 * strong["max_stress"]
+    assert np.linalg.norm(same["max_at"] - out["corner"]) < 2.0
+    # n = 40 is too coarse to round the corner (see the example's n = 80 figures): only
+    # check it is not filled more
     assert strong["corner_density"] <= stiff["corner_density"] + 0.05
     assert_written(tmp_path / "femopt-output", "lbracket_stress")
 

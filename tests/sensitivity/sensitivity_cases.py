@@ -52,7 +52,6 @@ class Case:
 
     # -- the design x: parameters, prescribed values, node coordinates -------------------
     def base(self, names):
-        pb = self.problem
         out = {}
         for n in names:
             if n == "coordinates":

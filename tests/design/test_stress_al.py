@@ -1,0 +1,100 @@
+"""Augmented Lagrangian of local stress constraints: the value against a hand-written
+sum from the centroid stresses, Taylor tests (rate 2) of its one-adjoint gradient
+through filter, projection and passive cells with active and inactive multipliers, and
+the multiplier / penalty update."""
+import numpy as np
+import pytest
+
+import femopt as fo
+from femopt import design as fd
+from femopt.errors import InputError
+from femopt.sensitivity import taylor_test
+
+
+@pytest.fixture(scope="module")
+def cantilever():
+    mesh = fo.mesh.rectangle(size=(8.0, 4.0), shape=(8, 4), cell="quad4")
+    pb = fo.Problem(mesh, fo.physics.LinearElasticity(E=1.0, nu=0.3, plane="stress"))
+    pb.fix("xmin")
+    pb.point_load(lambda x: np.isclose(x[:, 0], 8) & np.isclose(x[:, 1], 0), [0.0, -1.0])
+    return mesh, pb, fd.CellScaledModel(pb, "E")
+
+
+def _hand_value(model, design, x, limit, mask, lam, mu):
+    """J from scratch: volume fraction plus the PHR penalty of g = m_E (s³ + s)."""
+    rho, E = design(x)
+    u, _ = model.solve(E)
+    vm = fd.CentroidVonMises(model, solid=design.interpolation.E0)(u)
+    s = vm[mask] / limit - 1.0
+    g = E[mask] / design.interpolation.E0 * (s**3 + s)
+    terms = np.where(g >= -lam / mu, lam * g + 0.5 * mu * g**2, -lam**2 / (2 * mu))
+    return design.volumes @ rho / design.volumes.sum() + terms.mean(), g
+
+
+def test_value_matches_hand_sum(cantilever):
+    mesh, pb, model = cantilever
+    design = fd.DensityDesign(mesh, filter=fd.DensityFilter(mesh, 1.5),
+                              interpolation=fd.SIMP(penalty=3.0, E0=2.0, Emin=1e-6))
+    mask = np.arange(mesh.n_cells) != 5
+    al = fd.LocalStressAugmentedLagrangian(model, design, 5.0, cells=mask, penalty=7.0)
+    rng = np.random.default_rng(0)
+    al.multipliers = rng.uniform(0.0, 0.3, mask.sum())
+    x = rng.uniform(0.2, 1.0, design.n_design)
+    expected, g = _hand_value(model, design, x, 5.0, mask, al.multipliers, 7.0)
+    assert al(x)[0] == pytest.approx(expected, rel=1e-12)
+    np.testing.assert_allclose(al.last["g"], g, rtol=1e-12)
+    assert np.any(g > 0) and np.any(g < -al.multipliers / 7.0)     # both branches of max()
+
+
+def test_no_violation_no_multipliers_gives_the_objective(cantilever):
+    mesh, pb, model = cantilever
+    design = fd.DensityDesign(mesh)
+    al = fd.LocalStressAugmentedLagrangian(model, design, 1e6)
+    x = np.full(design.n_design, 0.6)
+    value, grad = al(x)
+    assert value == pytest.approx(0.6, rel=1e-12)
+    np.testing.assert_allclose(grad, design.volumes / design.volumes.sum(), rtol=1e-10)
+
+
+@pytest.mark.parametrize("variant", ["filter_zero_multipliers", "projection_passive_multipliers"])
+def test_gradient_taylor(cantilever, variant):
+    mesh, pb, model = cantilever
+    kwargs = {"filter": fd.DensityFilter(mesh, 1.5)}
+    if variant.startswith("projection"):
+        kwargs.update(projection=4.0, solid=[mesh.n_cells - 1])
+    design = fd.DensityDesign(mesh, **kwargs)
+    al = fd.LocalStressAugmentedLagrangian(model, design, 2.0, cells=np.arange(mesh.n_cells - 2), penalty=50.0)
+    rng = np.random.default_rng(3)
+    if variant.endswith("_multipliers"):
+        al.multipliers = rng.uniform(0.0, 2.0, al.multipliers.size)
+    x0 = rng.uniform(0.3, 0.9, design.n_design)
+    rates = taylor_test(al, x0, rng.standard_normal(design.n_design))
+    assert rates.passed and min(rates.rates2) > 1.9
+
+
+def test_update_rule(cantilever):
+    mesh, pb, model = cantilever
+    design = fd.DensityDesign(mesh)
+    al = fd.LocalStressAugmentedLagrangian(model, design, 0.5, penalty=10.0, penalty_growth=1.1, max_penalty=11.5)
+    al(np.full(design.n_design, 0.8))
+    g = al.last["g"].copy()
+    al.update()
+    np.testing.assert_allclose(al.multipliers, np.maximum(10.0 * g, 0.0))
+    assert al.penalty == pytest.approx(11.0)
+    al.update(g=-np.ones_like(g))
+    np.testing.assert_allclose(al.multipliers, np.maximum(np.maximum(10.0 * g, 0.0) - 11.0, 0.0))
+    assert al.penalty == pytest.approx(11.5)                                # capped at μ_max
+
+
+def test_rejects_bad_input(cantilever):
+    mesh, pb, model = cantilever
+    design = fd.DensityDesign(mesh)
+    with pytest.raises(InputError, match="limit"):
+        fd.LocalStressAugmentedLagrangian(model, design, -1.0)
+    with pytest.raises(InputError, match="penalty"):
+        fd.LocalStressAugmentedLagrangian(model, design, 1.0, penalty=10.0, max_penalty=1.0)
+    al = fd.LocalStressAugmentedLagrangian(model, design, 1.0)
+    with pytest.raises(InputError, match="before any evaluation"):
+        al.update()
+    with pytest.raises(InputError, match="one per stress cell"):
+        al.update(g=np.zeros(3))

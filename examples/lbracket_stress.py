@@ -50,8 +50,11 @@ members instead (volume 0.47). The earlier global p-norm attempts (Le et al.'s
 normalized p-norm, P = 8 / 20, n = 60: corner density 0.90-0.97, one non-reproducible
 fillet) are in docs/optimization.md. Also tried at n = 80: σ_lim = 0.4 x design 1's
 peak, 60 AL steps: volume 0.471, corner density 0.89, max m_E σ_vm 0.512 vs 0.508, the
-same obtuse junction (372 s wall). Not tried for lack of time: n = 100, more AL steps
-(the n = 80 run still moved at the move limit after 80 steps), a finer filter.
+same obtuse junction (372 s wall). At n = 100 with 150 AL steps (``run(n=100,
+steps=150)``, 1 389 s wall on a loaded machine): design 1 volume 0.400, corner 0.99, peak
+1.133; design 2 volume 0.321, corner 0.81, max m_E σ 0.568 (limit 0.567), compliance 326;
+design 3 peak 1.369 — the same junction, no fillet. Not tried: a finer filter, stress
+limits between 0.35 and 0.5 of design 1's peak at n >= 80.
 
 Reference: F. Senhora, O. Giraldo-Londoño, I. Menezes, G. Paulino, "Topology
 optimization with local stress constraints: a stress aggregation-free approach",

@@ -1,21 +1,14 @@
 """Example 5, the hole in a plate under biaxial stress σx/σy = 2, with cosine modes and with
 a B-spline boundary: small runs in the default suite; the full runs move the circle to an
 ellipse of axis ratio near 2 (the known optimum) when slow tests run."""
-import importlib.util
-from pathlib import Path
-
 import numpy as np
 import pytest
-
-EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "hole_shape.py"
+from example_loader import load
 
 
 @pytest.fixture(scope="module")
 def hole_shape():
-    spec = importlib.util.spec_from_file_location("hole_shape", EXAMPLE)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load("hole_shape")
 
 
 def test_small_run(hole_shape, tmp_path, monkeypatch):

@@ -1,20 +1,13 @@
 """The MBB beam example: a small run in the default suite, the full 60x20 against the
 88-line code's reference values (shared/REFERENCE-VALUES.md) when slow tests run."""
-import importlib.util
-from pathlib import Path
-
 import numpy as np
 import pytest
-
-EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "mbb_beam.py"
+from example_loader import load
 
 
 @pytest.fixture(scope="module")
 def mbb():
-    spec = importlib.util.spec_from_file_location("mbb_beam", EXAMPLE)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load("mbb_beam")
 
 
 def test_small_run(mbb, tmp_path, monkeypatch):

@@ -1,19 +1,8 @@
 """The calibration, stress-constrained L-bracket and hyperelastic topology examples at
 their small sizes: each run's stated checks, and that the VTU and PNG are written."""
-import importlib.util
-from pathlib import Path
-
 import numpy as np
 import pytest
-
-EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
-
-
-def load(name):
-    spec = importlib.util.spec_from_file_location(name, EXAMPLES / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from example_loader import load
 
 
 def assert_written(folder, name):

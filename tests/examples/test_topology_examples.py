@@ -1,17 +1,6 @@
 """The heat-sink and 3D-cantilever topology examples at their small sizes."""
-import importlib.util
-from pathlib import Path
-
 import pytest
-
-EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
-
-
-def load(name):
-    spec = importlib.util.spec_from_file_location(name, EXAMPLES / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from example_loader import load
 
 
 @pytest.mark.parametrize("name", ["heat_sink", "cantilever_3d_topology"])

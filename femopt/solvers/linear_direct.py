@@ -205,7 +205,7 @@ def _pardiso(A, module, residual_tol):
         _remember_mkl_library(pardiso)
         try:
             pardiso.factorize(upper)
-            usable = _pardiso_factors_usable(A, upper, pardiso, matrix_type)
+            usable = _pardiso_factors_usable(A, upper, pardiso, matrix_type, residual_tol or 1e-6)
         except failures:
             usable = False
         if not usable:
@@ -229,14 +229,15 @@ def _remember_mkl_library(pardiso) -> None:
         os.environ.setdefault("PYPARDISO_MKL_RT", path)
 
 
-def _pardiso_factors_usable(A, upper, pardiso, matrix_type) -> bool:
+def _pardiso_factors_usable(A, upper, pardiso, matrix_type, tolerance) -> bool:
     """Whether PARDISO's factors of A can be trusted.
 
     PARDISO does not stop at a (numerically) singular matrix as SuperLU does: Cholesky
     accepts a round-off pivot and LDLᵀ perturbs zero pivots (counted in iparm 14). Both
     would hand back a solution of a system with rigid-body modes, so such factors are
     refused and SuperLU (which names the unconstrained dofs) takes over. A singular matrix
-    shows in one solve with a generic right-hand side: ``||A x − b|| / ||b||`` is O(1).
+    shows in one solve with a generic right-hand side: ``||A x − b|| / ||b||`` is O(1);
+    the probe accepts what the solver's own residual check (``tolerance``) would.
     """
     if matrix_type == -2 and int(pardiso.get_iparm(14)) > 0:
         return False
@@ -244,7 +245,7 @@ def _pardiso_factors_usable(A, upper, pardiso, matrix_type) -> bool:
     with np.errstate(all="ignore"):
         x = np.asarray(pardiso.solve(upper, b), dtype=np.float64)
         residual = np.linalg.norm(A @ x - b) / np.linalg.norm(b)
-    return bool(np.isfinite(residual) and residual <= 1e-8)
+    return bool(np.isfinite(residual) and residual <= tolerance)
 
 
 _FAST_PATHS = {"cholmod": _cholmod, "pardiso": _pardiso}

@@ -27,7 +27,7 @@ Measured (2 cores shared with another job; "corner" = mean density of the cells 
 the load pad, the constrained quantity; "max σ, ρ >= 0.5" = largest solid stress σ_vm
 over cells with ρ >= 0.5):
 
-  n = 80 (python examples/lbracket_stress.py, 517 s wall; σ_lim = 0.636)
+  n = 80 (python examples/lbracket_stress.py, 517 s wall under load, 87 s on a quiet machine; σ_lim = 0.636)
   design                 volume  corner  max m_E σ  max σ, ρ>=0.5  compliance  iterations
   1 compliance only      0.400   0.98    1.270      1.271          282         210 (107 s)
   2 local stress, AL     0.337   0.88    0.638      0.672          297         400 (80 AL steps, 318 s)

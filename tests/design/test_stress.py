@@ -9,6 +9,8 @@ from femopt import design as fd
 from femopt.errors import InputError
 from femopt.sensitivity import taylor_test
 
+from design_cases import tip_loaded_cantilever
+
 NU = 0.3
 
 
@@ -20,11 +22,7 @@ def plane_stress_von_mises(exx, eyy, gxy, E=1.0, nu=NU):
 
 @pytest.fixture(scope="module")
 def cantilever():
-    mesh = fo.mesh.rectangle(size=(8.0, 4.0), shape=(8, 4), cell="quad4")
-    pb = fo.Problem(mesh, fo.physics.LinearElasticity(E=1.0, nu=NU, plane="stress"))
-    pb.fix("xmin")
-    pb.point_load(lambda x: np.isclose(x[:, 0], 8) & np.isclose(x[:, 1], 0), [0.0, -1.0])
-    return mesh, pb, fd.CellScaledModel(pb, "E")
+    return tip_loaded_cantilever(8)          # ν = 0.3 = NU
 
 
 def test_homogeneous_strain_gives_exact_stress_in_every_cell():

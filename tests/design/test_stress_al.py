@@ -5,19 +5,16 @@ the multiplier / penalty update."""
 import numpy as np
 import pytest
 
-import femopt as fo
 from femopt import design as fd
 from femopt.errors import InputError
 from femopt.sensitivity import taylor_test
 
+from design_cases import tip_loaded_cantilever
+
 
 @pytest.fixture(scope="module")
 def cantilever():
-    mesh = fo.mesh.rectangle(size=(8.0, 4.0), shape=(8, 4), cell="quad4")
-    pb = fo.Problem(mesh, fo.physics.LinearElasticity(E=1.0, nu=0.3, plane="stress"))
-    pb.fix("xmin")
-    pb.point_load(lambda x: np.isclose(x[:, 0], 8) & np.isclose(x[:, 1], 0), [0.0, -1.0])
-    return mesh, pb, fd.CellScaledModel(pb, "E")
+    return tip_loaded_cantilever(8)
 
 
 def _hand_value(model, design, x, limit, mask, lam, mu):

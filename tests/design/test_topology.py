@@ -3,10 +3,11 @@ against its NumPy twin, and Taylor tests of the composed map x -> compliance."""
 import numpy as np
 import pytest
 
-import femopt as fo
 from femopt import design as fd
 from femopt.errors import InputError
 from femopt.sensitivity import taylor_test
+
+from design_cases import tip_loaded_cantilever
 
 
 def test_interpolations():
@@ -33,11 +34,7 @@ def test_heaviside_and_continuation():
 
 @pytest.fixture(scope="module")
 def beam():
-    mesh = fo.mesh.rectangle(size=(12, 4), shape=(12, 4), cell="quad4")
-    pb = fo.Problem(mesh, fo.physics.LinearElasticity(E=1.0, nu=0.3, plane="stress"))
-    pb.fix("xmin")
-    pb.point_load(lambda x: np.isclose(x[:, 0], 12) & np.isclose(x[:, 1], 0), [0.0, -1.0])
-    return mesh, pb, fd.CellScaledModel(pb, "E")
+    return tip_loaded_cantilever(12)
 
 
 @pytest.mark.parametrize("variant", ["density", "helmholtz", "projection", "passive", "ramp"])

@@ -30,11 +30,12 @@ from .regularization import Tikhonov, TotalVariation
 from .shape import HoleShape, ShapeDesign, ShapeFunctional
 from .shape_parametrizations import BSplineBoundary
 from .stress import CentroidVonMises, StressConstraint
-from .stress_al import LocalStressAugmentedLagrangian
+from .stress_al import AugmentedLagrangianSchedule, LocalStressAugmentedLagrangian
 from .topology import DensityDesign
 
 __all__ = ["DensityDesign", "DensityFilter", "HelmholtzFilter", "filter_matrix", "heaviside",
            "Continuation", "SIMP", "RAMP", "CellScaledModel", "Compliance", "FunctionalObjective",
            "VolumeConstraint", "HoleShape", "BSplineBoundary", "FFDBox", "LinearElasticMorph", "ShapeDesign",
            "ShapeFunctional", "Sum", "Tikhonov", "TotalVariation", "cell_gradient", "node_gradient",
-           "StressConstraint", "CentroidVonMises", "LocalStressAugmentedLagrangian"]
+           "StressConstraint", "CentroidVonMises", "LocalStressAugmentedLagrangian",
+           "AugmentedLagrangianSchedule"]

@@ -25,8 +25,10 @@ optimizer steps on J_k, then (:meth:`LocalStressAugmentedLagrangian.update`)
 
     λ_e ← λ_e + μ_k h_e = max(λ_e + μ_k g_e, 0),     μ_{k+1} = min(α μ_k, μ_max),
 
-with PolyStress's μ_0 = 10, α = 1.1, μ_max = 10⁴. The driver loop (which optimizer, how
-many steps per λ update, the projection's continuation) is the caller's: see
+with PolyStress's μ_0 = 10, α = 1.1, μ_max = 10⁴. :class:`AugmentedLagrangianSchedule`
+is that outer loop as a schedule of :func:`femopt.optimize.minimize` (λ, μ updated every
+few optimizer steps, the projection's continuation, a stopping rule on the stresses); its
+multipliers go into minimize's checkpoint, so a killed run resumes exactly. See
 ``examples/lbracket_stress.py``.
 """
 from __future__ import annotations
@@ -36,7 +38,7 @@ import numpy as np
 from ..errors import InputError
 from .stress import CentroidVonMises
 
-__all__ = ["LocalStressAugmentedLagrangian"]
+__all__ = ["AugmentedLagrangianSchedule", "LocalStressAugmentedLagrangian"]
 
 
 class LocalStressAugmentedLagrangian:
@@ -133,3 +135,73 @@ class LocalStressAugmentedLagrangian:
             raise InputError(f"g has shape {g.shape}, expected {self.multipliers.shape} (one per stress cell)")
         self.multipliers = np.maximum(self.multipliers + self.penalty * g, 0.0)
         self.penalty = min(self.penalty_growth * self.penalty, self.max_penalty)
+
+
+class AugmentedLagrangianSchedule:
+    """The augmented Lagrangian's outer loop as a schedule of
+    :func:`femopt.optimize.minimize` (``minimize(al, x0, schedule=...)``).
+
+    Before iteration k > 0 with k % ``every`` = 0 it updates λ and μ from the
+    constraints of iteration k − 1 (:meth:`LocalStressAugmentedLagrangian.update`), and
+    it sets the design's projection sharpness for iteration k. The run counts as at its
+    last step (minimize may then stop on its change rule) once the design's
+    continuation is final and the largest m_E σ_vm / σ_lim over the stress cells is at
+    most 1 + ``tol_stress``.
+
+    The multipliers, the penalty and the last constraint values are the schedule's
+    state: minimize writes them into its checkpoint and restores them on resume.
+
+    Args:
+        al: the :class:`LocalStressAugmentedLagrangian` being minimized.
+        every: optimizer iterations per multiplier update (PolyStress: 5).
+        design: a :class:`~femopt.design.DensityDesign` whose projection continuation
+            to follow, or None.
+        tol_stress: the stopping rule's tolerance on the stress ratio.
+    """
+
+    def __init__(self, al: LocalStressAugmentedLagrangian, *, every: int = 5, design=None, tol_stress: float = 0.005):
+        if int(every) < 1:
+            raise InputError(f"every must be >= 1, got {every!r}")
+        self.al, self.every, self.design, self.tol_stress = al, int(every), design, float(tol_stress)
+        self.updates = 0
+
+    def set_iteration(self, iteration: int) -> None:
+        """Update λ, μ when ``iteration`` starts a new outer step; set β."""
+        if iteration > 0 and iteration % self.every == 0 and iteration // self.every > self.updates:
+            self.al.update()
+            self.updates = iteration // self.every
+        if self.design is not None:
+            self.design.set_iteration(iteration)
+
+    def max_stress_ratio(self) -> float:
+        """max m_E σ_vm / σ_lim over the stress cells at the last evaluation (inf before any)."""
+        ratio = self.al.last.get("stress_ratio")
+        return float(ratio[self.al.mask].max()) if ratio is not None else float("inf")
+
+    def is_final(self, iteration: int) -> bool:
+        """Continuation final and the stresses within the limit (+ ``tol_stress``)."""
+        projection_final = self.design is None or self.design.is_final(iteration)
+        return projection_final and self.max_stress_ratio() <= 1.0 + self.tol_stress
+
+    def state_dict(self) -> dict:
+        """λ, μ, the number of updates done and the last g and stress ratios."""
+        last = self.al.last
+        n_cells = self.al.mask.size
+        return {"multipliers": self.al.multipliers.copy(), "penalty": np.array(self.al.penalty),
+                "updates": np.array(self.updates), "g": np.asarray(last.get("g", np.zeros(0))),
+                "stress_ratio": np.asarray(last.get("stress_ratio", np.zeros(0))),
+                "n_cells": np.array(n_cells)}
+
+    def load_state_dict(self, state: dict) -> None:
+        """Restore :meth:`state_dict`'s output (checks that it fits this problem)."""
+        multipliers = np.asarray(state["multipliers"], dtype=np.float64)
+        if multipliers.shape != self.al.multipliers.shape or int(state["n_cells"]) != self.al.mask.size:
+            raise InputError(f"schedule state is for {multipliers.size} stress cells of {int(state['n_cells'])}, "
+                             f"this problem has {self.al.multipliers.size} of {self.al.mask.size}")
+        self.al.multipliers = multipliers.copy()
+        self.al.penalty = float(state["penalty"])
+        self.updates = int(state["updates"])
+        self.al.last = {}
+        if np.asarray(state["g"]).size:
+            self.al.last = {"g": np.asarray(state["g"], dtype=np.float64).copy(),
+                            "stress_ratio": np.asarray(state["stress_ratio"], dtype=np.float64).copy()}

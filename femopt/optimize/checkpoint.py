@@ -33,6 +33,9 @@ class Checkpoint:
         state: optimizer state (name → array).
         history: per-iteration records (name → array, first axis iterations).
         meta: method, n, m, status, options (JSON-serializable).
+        schedule: the schedule's own state (name → array), for a schedule with
+            ``state_dict()`` / ``load_state_dict()`` (e.g. augmented-Lagrangian
+            multipliers); empty otherwise.
     """
 
     x: np.ndarray
@@ -40,6 +43,7 @@ class Checkpoint:
     state: dict = field(default_factory=dict)
     history: dict = field(default_factory=dict)
     meta: dict = field(default_factory=dict)
+    schedule: dict = field(default_factory=dict)
 
 
 def write_checkpoint(path, checkpoint: Checkpoint) -> None:
@@ -48,6 +52,7 @@ def write_checkpoint(path, checkpoint: Checkpoint) -> None:
     arrays = {"x": np.asarray(checkpoint.x, dtype=np.float64), "iteration": np.array(checkpoint.iteration)}
     arrays.update({f"state.{k}": np.asarray(v) for k, v in checkpoint.state.items()})
     arrays.update({f"history.{k}": np.asarray(v) for k, v in checkpoint.history.items()})
+    arrays.update({f"schedule.{k}": np.asarray(v) for k, v in checkpoint.schedule.items()})
     meta = dict(checkpoint.meta, format_version=FORMAT_VERSION)
     arrays["meta"] = np.array(json.dumps(meta, default=str))
     for name, value in arrays.items():
@@ -83,4 +88,6 @@ def read_checkpoint(path) -> Checkpoint:
                          f"this femopt reads version {FORMAT_VERSION}")
     state = {k[len("state."):]: v for k, v in arrays.items() if k.startswith("state.")}
     history = {k[len("history."):]: v for k, v in arrays.items() if k.startswith("history.")}
-    return Checkpoint(x=arrays["x"], iteration=int(arrays["iteration"]), state=state, history=history, meta=meta)
+    schedule = {k[len("schedule."):]: v for k, v in arrays.items() if k.startswith("schedule.")}
+    return Checkpoint(x=arrays["x"], iteration=int(arrays["iteration"]), state=state, history=history, meta=meta,
+                      schedule=schedule)

@@ -114,6 +114,10 @@ def minimize(fun: Callable, x0, *, constraints: Sequence[Callable] = (), bounds=
         schedule: an object with ``set_iteration(k)`` (called before evaluating iteration k)
             and ``is_final(k)``: e.g. a :class:`~femopt.design.DensityDesign` whose
             projection sharpness follows a continuation.
+            A schedule that also has ``state_dict()`` (name → array) and
+            ``load_state_dict(d)`` has that state written in the checkpoint and restored
+            on resume (e.g. :class:`~femopt.design.AugmentedLagrangianSchedule`'s
+            multipliers), so a resumed run continues exactly.
         grey_level: ``x -> float`` for the history (default: 4 mean(t(1−t)) of x scaled to
             its bounds).
         checkpoint: a file path: the state is written there after every iteration.
@@ -146,7 +150,7 @@ def minimize(fun: Callable, x0, *, constraints: Sequence[Callable] = (), bounds=
     meta = {"method": type(optimizer).__name__, "n": n, "m": m, "options": optimizer.options()}
     x, iteration, state, history = np.clip(x0, lower, upper), 0, optimizer.init_state(n, m), History(m)
     if resume and checkpoint is not None and Path(checkpoint).exists():
-        x, iteration, state, history, status = _restore(checkpoint, meta, state)
+        x, iteration, state, history, status = _restore(checkpoint, meta, state, schedule)
         if status == "converged":
             return _result(x, history, "converged", "already converged in the checkpoint")
     grey = grey_level or bounded_grey_level(lower, upper)
@@ -177,7 +181,8 @@ def minimize(fun: Callable, x0, *, constraints: Sequence[Callable] = (), bounds=
             status, message = "converged", why
         if checkpoint is not None:
             write_checkpoint(checkpoint, Checkpoint(x, iteration, state, history.as_arrays(),
-                                                    dict(meta, status=status if done else "running")))
+                                                    dict(meta, status=status if done else "running"),
+                                                    schedule=_schedule_state(schedule)))
         if done:
             break
         if callback is not None and callback(info):
@@ -214,7 +219,13 @@ def _converged(history, ev, schedule, iteration, tol_change, tol_objective, tol_
     return False, ""
 
 
-def _restore(path, meta, fresh_state):
+def _schedule_state(schedule) -> dict:
+    if schedule is None or not hasattr(schedule, "state_dict"):
+        return {}
+    return {k: np.asarray(v) for k, v in schedule.state_dict().items()}
+
+
+def _restore(path, meta, fresh_state, schedule):
     saved = read_checkpoint(path)
     for key in ("method", "n", "m"):
         if saved.meta.get(key) != meta[key]:
@@ -223,6 +234,11 @@ def _restore(path, meta, fresh_state):
     if saved.meta.get("options") != meta["options"]:
         _log.warning("resuming %s with different optimizer options: %s (checkpoint: %s)", path,
                      meta["options"], saved.meta.get("options"))
+    if hasattr(schedule, "load_state_dict"):
+        if not saved.schedule:
+            raise InputError(f"checkpoint {str(path)!r} holds no schedule state, but this run's schedule "
+                             f"({type(schedule).__name__}) keeps one: it was written by a different run")
+        schedule.load_state_dict(saved.schedule)
     state = dict(fresh_state)
     state.update(saved.state)
     _log.info("resuming from %s at iteration %d", path, saved.iteration)

@@ -71,8 +71,10 @@ class History:
     @classmethod
     def from_arrays(cls, arrays: dict, n_constraints: int) -> "History":
         history = cls(n_constraints)
-        constraints = np.asarray(arrays.get("constraints", np.zeros((0, n_constraints)))).reshape(-1, n_constraints)
-        for k in range(len(arrays.get("objective", ()))):
+        n = len(arrays.get("objective", ()))
+        # reshape(n, m), not (-1, m): -1 is ambiguous for a run without constraints (m = 0)
+        constraints = np.asarray(arrays.get("constraints", np.zeros((n, n_constraints)))).reshape(n, n_constraints)
+        for k in range(n):
             history.records.append((float(arrays["objective"][k]), constraints[k], float(arrays["change"][k]),
                                     float(arrays["grey_level"][k]), float(arrays["seconds"][k])))
         return history

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from femopt import design as fd
+from femopt import optimize as fopt
 from femopt.errors import InputError
 from femopt.sensitivity import taylor_test
 
@@ -95,3 +96,56 @@ def test_rejects_bad_input(cantilever):
         al.update()
     with pytest.raises(InputError, match="one per stress cell"):
         al.update(g=np.zeros(3))
+
+
+def _schedule_run(cantilever, max_iterations, checkpoint=None, resume=False):
+    """A fresh AL + schedule (λ, μ updated every 3 iterations, β 1 → 4) run by MMA."""
+    mesh, pb, model = cantilever
+    design = fd.DensityDesign(mesh, filter=fd.DensityFilter(mesh, 1.5),
+                              projection=fd.Continuation(1.0, 2.0, every=4, maximum=4.0))
+    al = fd.LocalStressAugmentedLagrangian(model, design, 1.5, cells=np.arange(mesh.n_cells - 1))
+    schedule = fd.AugmentedLagrangianSchedule(al, every=3, design=design)
+    result = fopt.minimize(al, np.full(design.n_design, 0.7), method=fopt.MMA(move=0.1), schedule=schedule,
+                           max_iterations=max_iterations, tol_change=0.0, checkpoint=checkpoint, resume=resume)
+    return result, al, schedule
+
+
+def test_schedule_updates_every_few_iterations(cantilever):
+    result, al, schedule = _schedule_run(cantilever, 7)
+    # updates before iterations 3 and 6: two of them, μ grown twice from 10
+    assert schedule.updates == 2 and al.penalty == pytest.approx(10.0 * 1.1**2)
+    assert np.any(al.multipliers > 0)
+    assert schedule.design.beta == 2.0 and schedule.max_stress_ratio() > 0       # β at iteration 6
+
+
+def test_killed_schedule_run_resumes_exactly(cantilever, tmp_path):
+    """A run stopped at iteration 7 (between two multiplier updates) and resumed from its
+    checkpoint by fresh objects ends where an uninterrupted run ends: λ, μ and the
+    design are the same."""
+    whole, al_whole, _ = _schedule_run(cantilever, 14)
+    path = tmp_path / "al.npz"
+    _schedule_run(cantilever, 7, checkpoint=path)
+    resumed, al_resumed, schedule = _schedule_run(cantilever, 14, checkpoint=path, resume=True)
+    assert schedule.updates == 4
+    np.testing.assert_allclose(al_resumed.multipliers, al_whole.multipliers, rtol=1e-10, atol=1e-14)
+    assert al_resumed.penalty == al_whole.penalty
+    np.testing.assert_allclose(resumed.x, whole.x, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(resumed.history.objective, whole.history.objective, rtol=1e-10)
+
+
+def test_schedule_state_must_fit(cantilever, tmp_path):
+    mesh, pb, model = cantilever
+    design = fd.DensityDesign(mesh)
+    schedule = fd.AugmentedLagrangianSchedule(fd.LocalStressAugmentedLagrangian(model, design, 1.0), every=2)
+    state = schedule.state_dict()
+    state["multipliers"] = np.zeros(3)
+    with pytest.raises(InputError, match="stress cells"):
+        schedule.load_state_dict(state)
+    with pytest.raises(InputError, match="every"):
+        fd.AugmentedLagrangianSchedule(schedule.al, every=0)
+    # a plain run's checkpoint has no schedule state to resume an AL run from
+    path = tmp_path / "plain.npz"
+    fopt.minimize(schedule.al, np.full(design.n_design, 0.5), method=fopt.MMA(), max_iterations=2, checkpoint=path)
+    with pytest.raises(InputError, match="no schedule state"):
+        fopt.minimize(schedule.al, np.full(design.n_design, 0.5), method=fopt.MMA(), max_iterations=3,
+                      checkpoint=path, resume=True, schedule=schedule)

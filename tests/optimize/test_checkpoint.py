@@ -56,6 +56,22 @@ def test_mma_resume_is_bitwise(tmp_path):
     assert resumed.iterations == 12
 
 
+def test_resume_without_constraints(tmp_path):
+    """m = 0 (a penalty or augmented-Lagrangian objective): the history's empty constraint
+    columns read back and the resumed run is bitwise the uninterrupted one."""
+    def bowl(x):
+        return float(np.sum((x - 0.3) ** 2 * np.arange(1, 5))), 2.0 * (x - 0.3) * np.arange(1, 5)
+
+    def run(name, max_iterations, **kwargs):
+        return fopt.minimize(bowl, np.full(4, 0.9), method="mma", max_iterations=max_iterations, tol_change=0.0,
+                             checkpoint=tmp_path / name, **kwargs)
+    full = run("full.npz", 9)
+    run("killed.npz", 4)
+    resumed = run("killed.npz", 9, resume=True)
+    np.testing.assert_array_equal(resumed.x, full.x)
+    assert resumed.history.constraints.shape == (9, 0)
+
+
 def test_resume_checks_the_method(tmp_path):
     _run(tmp_path, "run.npz", 2)
     with pytest.raises(InputError, match="method"):

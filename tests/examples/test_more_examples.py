@@ -41,9 +41,11 @@ def test_lbracket_stress(tmp_path, monkeypatch):
     # the local constraints hold cell by cell at the end (stress of the SIMP material
     # m_E σ_vm ≤ σ_lim, 0.5 x design 1's peak), and the AL loop stopped on its own rule
     # (β final, design settled, max ratio ≤ 1.005) before its step limit
-    assert strong["result"].status == "callback"
+    assert strong["result"].status == "converged"
     assert strong["max_stress"] <= 1.01 * out["limit"]
-    assert strong["max_solid_stress"] <= 1.1 * out["limit"]
+    # solid stress over ρ ≥ 0.5: the cells of the projected boundary (ρ ≈ 0.5-0.9, m_E < 1)
+    # carry somewhat more than the limit, as the relaxation allows (1.13 x at n = 40)
+    assert strong["max_solid_stress"] <= 1.2 * out["limit"]
     assert strong["max_stress"] <= 0.52 * stiff["max_stress"]
     assert strong["grey_level"] < 0.15                         # projected to near 0/1
     # the extra material alone does not do it: the compliance design with the same volume
@@ -51,9 +53,12 @@ def test_lbracket_stress(tmp_path, monkeypatch):
     assert same["volume_fraction"] == pytest.approx(strong["volume_fraction"], abs=2e-3)
     assert same["max_stress"] > 1.5 * strong["max_stress"]
     assert np.linalg.norm(same["max_at"] - out["corner"]) < 2.0
-    # n = 40 is too coarse to round the corner (see the example's n = 80 figures): only
-    # check it is not filled more
-    assert strong["corner_density"] <= stiff["corner_density"] + 0.05
+    # the material leaves the corner: right of it, below the cut-out's edge, both
+    # compliance designs are solid (the arm's top member), the stress design is not
+    assert stiff["below_right_density"] > 0.9 and same["below_right_density"] > 0.85
+    assert strong["below_right_density"] < stiff["below_right_density"] - 0.2
+    assert strong["corner_density"] < stiff["corner_density"] - 0.05
+    assert (tmp_path / "femopt-output" / "lbracket_stress_al.npz").exists()      # the AL run's checkpoint
     assert_written(tmp_path / "femopt-output", "lbracket_stress")
 
 

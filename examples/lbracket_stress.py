@@ -94,7 +94,8 @@ _log = logging.getLogger("femopt.examples")
 
 #: the stress limit as a fraction of the compliance-only design's peak solid stress
 STRESS_RATIO = 0.5
-#: refinement of the grid lines through the re-entrant corner (cells there 1/GRADE as wide)
+#: grading toward the grid lines through the re-entrant corner: the cells next to them
+#: tend to 1/GRADE of the uniform width as n grows (0.42 at n = 40, 0.24 at n = 120)
 GRADE = 8.0
 
 DESIGNS = (("compliance_only", "compliance only, 40 %"), ("stress", "minimum volume, local stress constraints"),
@@ -102,8 +103,8 @@ DESIGNS = (("compliance_only", "compliance only, 40 %"), ("stress", "minimum vol
 
 
 def graded(t, at, length, grade, width):
-    """Coordinates t ∈ [at − length, at + length] moved so that cells next to ``at``
-    become ``grade`` times narrower: t − at = ± length φ(τ)/φ(1), τ = |t − at|/length,
+    """Coordinates t ∈ [at − length, at + length] moved toward ``at`` (the slope of the
+    map there is 1/grade): t − at = ± length φ(τ)/φ(1), τ = |t − at|/length,
     φ(τ) = τ − (1 − 1/grade) τ exp(−τ/width); monotone, cells grow back to ~1.1x
     their uniform width within about 2 ``width`` · length of ``at``."""
     c = 1.0 - 1.0 / grade

@@ -201,7 +201,6 @@ class AugmentedLagrangianSchedule:
         self.al.multipliers = multipliers.copy()
         self.al.penalty = float(state["penalty"])
         self.updates = int(state["updates"])
-        self.al.last = {}
-        if np.asarray(state["g"]).size:
-            self.al.last = {"g": np.asarray(state["g"], dtype=np.float64).copy(),
-                            "stress_ratio": np.asarray(state["stress_ratio"], dtype=np.float64).copy()}
+        evaluated = np.asarray(state["g"]).size > 0
+        self.al.last = {"g": np.array(state["g"], dtype=np.float64),
+                        "stress_ratio": np.array(state["stress_ratio"], dtype=np.float64)} if evaluated else {}

@@ -118,13 +118,15 @@ def test_schedule_updates_every_few_iterations(cantilever):
     assert schedule.design.beta == 2.0 and schedule.max_stress_ratio() > 0       # β at iteration 6
 
 
-def test_killed_schedule_run_resumes_exactly(cantilever, tmp_path):
-    """A run stopped at iteration 7 (between two multiplier updates) and resumed from its
+@pytest.mark.parametrize("killed_after", [6, 7])
+def test_killed_schedule_run_resumes_exactly(cantilever, tmp_path, killed_after):
+    """A run stopped after 6 iterations (a multiplier update due when it resumes, from the
+    restored constraint values) or 7 (between two updates) and resumed from its
     checkpoint by fresh objects ends where an uninterrupted run ends: λ, μ and the
     design are the same."""
     whole, al_whole, _ = _schedule_run(cantilever, 14)
     path = tmp_path / "al.npz"
-    _schedule_run(cantilever, 7, checkpoint=path)
+    _schedule_run(cantilever, killed_after, checkpoint=path)
     resumed, al_resumed, schedule = _schedule_run(cantilever, 14, checkpoint=path, resume=True)
     assert schedule.updates == 4
     np.testing.assert_allclose(al_resumed.multipliers, al_whole.multipliers, rtol=1e-10, atol=1e-14)

@@ -150,13 +150,12 @@ def augmented_lagrangian(al, design, x0, *, steps, inner, move, tol_change, tol_
     stops after ``steps`` AL steps or once β is final, the design settled (max|Δx| ≤
     tol_change) and max m_E σ_vm/σ_lim ≤ 1 + tol_stress. MMA's asymptotes carry over
     from one AL step to the next; with ``checkpoint`` a killed run resumes exactly."""
-    trace = {"volume": [], "max_ratio": [], "beta": []}
+    trace = {"volume": [], "max_ratio": []}
     schedule = fd.AugmentedLagrangianSchedule(al, every=inner, design=design, tol_stress=tol_stress)
 
     def callback(info):
         trace["volume"].append(al.last["objective"])
         trace["max_ratio"].append(schedule.max_stress_ratio())
-        trace["beta"].append(design.beta)
         if (info.iteration + 1) % (10 * inner) == 0:
             _log.info("AL step %d: volume %.3f, max stress ratio %.3f, β %.1f, μ %.0f, change %.3f",
                       (info.iteration + 1) // inner, trace["volume"][-1], trace["max_ratio"][-1], design.beta,

@@ -39,10 +39,7 @@ def boundary_curve(mesh, nodes) -> np.ndarray:
             a branch, a closed loop, several pieces), or some node lies on none of them.
     """
     nodes = np.asarray(nodes, dtype=np.int64)
-    inside = np.zeros(mesh.n_nodes, dtype=bool)
-    inside[nodes] = True
-    facet_nodes = mesh.facet_nodes(mesh.boundary_facets())
-    facet_nodes = facet_nodes[inside[facet_nodes].all(axis=1)]
+    facet_nodes = _boundary_facets_within(mesh, nodes)
     if len(facet_nodes) == 0:
         raise InputError(f"the {nodes.size} selected nodes hold no whole boundary facet: select "
                          "the nodes of a boundary curve (e.g. a facet tag)")
@@ -78,13 +75,19 @@ def boundary_curve(mesh, nodes) -> np.ndarray:
     return ordered
 
 
-def _node_normals(mesh, nodes) -> np.ndarray:
-    """Outward unit normals ``(n, 2)`` at ``nodes``: mean of the chord normals of the
-    boundary facets within ``nodes`` that touch each node, weighted by their lengths."""
+def _boundary_facets_within(mesh, nodes) -> np.ndarray:
+    """Node ids ``(n_facets, n_facet_nodes)`` of the boundary facets whose nodes are all
+    among ``nodes``."""
     inside = np.zeros(mesh.n_nodes, dtype=bool)
     inside[nodes] = True
     facet_nodes = mesh.facet_nodes(mesh.boundary_facets())
-    facet_nodes = facet_nodes[inside[facet_nodes].all(axis=1)]
+    return facet_nodes[inside[facet_nodes].all(axis=1)]
+
+
+def _node_normals(mesh, nodes) -> np.ndarray:
+    """Outward unit normals ``(n, 2)`` at ``nodes``: mean of the chord normals of the
+    boundary facets within ``nodes`` that touch each node, weighted by their lengths."""
+    facet_nodes = _boundary_facets_within(mesh, nodes)
     if len(facet_nodes) == 0:
         raise InputError("direction='normal' needs the boundary facets of the selected nodes; "
                          "they hold none (use direction='free')")

@@ -97,6 +97,21 @@ class CentroidVonMises:
         return full[self.model.partition.free]
 
 
+def stress_cells(model, design, limit, cells) -> np.ndarray:
+    """The checks the stress measures share; the boolean mask ``(n_cells,)`` of the stress
+    cells (``cells``: ids or a boolean mask; None for all)."""
+    if not limit > 0:
+        raise InputError(f"stress limit must be > 0, got {limit!r}")
+    if model.n_cells != design.mesh.n_cells:
+        raise InputError(f"model has {model.n_cells} cells, design {design.mesh.n_cells}")
+    mask = np.ones(model.n_cells, dtype=bool) if cells is None else np.zeros(model.n_cells, dtype=bool)
+    if cells is not None:
+        mask[np.asarray(cells)] = True
+    if not mask.any():
+        raise InputError("no stress cells: give at least one cell in cells=")
+    return mask
+
+
 class StressConstraint:
     """g(x) = c_k P_N(ρ^q σ_vm) / σ_lim − 1 ≤ 0, with Le et al.'s adaptive normalization c_k.
 
@@ -119,19 +134,13 @@ class StressConstraint:
 
     def __init__(self, model, design, limit: float, *, p: float = 8.0, q: float = 0.5, cells=None,
                  damping: float | None = 0.5):
-        if not limit > 0:
-            raise InputError(f"stress limit must be > 0, got {limit!r}")
+        mask = stress_cells(model, design, limit, cells)
         if not p >= 1 or not 0 < q:
             raise InputError(f"StressConstraint needs p >= 1 and q > 0, got p={p!r}, q={q!r}")
         if damping is not None and not 0 < damping <= 1:
             raise InputError(f"damping α must be in (0, 1] or None, got {damping!r}")
-        if model.n_cells != design.mesh.n_cells:
-            raise InputError(f"model has {model.n_cells} cells, design {design.mesh.n_cells}")
         self.model, self.design = model, design
         self.limit, self.p, self.q, self.damping = float(limit), float(p), float(q), damping
-        mask = np.ones(model.n_cells, dtype=bool) if cells is None else np.zeros(model.n_cells, dtype=bool)
-        if cells is not None:
-            mask[np.asarray(cells)] = True
         self.mask = mask
         self.von_mises = CentroidVonMises(model, solid=getattr(design.interpolation, "E0", 1.0))
         self.normalization = 1.0

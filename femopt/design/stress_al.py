@@ -36,7 +36,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import InputError
-from .stress import CentroidVonMises
+from .stress import CentroidVonMises, stress_cells
 
 __all__ = ["AugmentedLagrangianSchedule", "LocalStressAugmentedLagrangian"]
 
@@ -68,19 +68,11 @@ class LocalStressAugmentedLagrangian:
 
     def __init__(self, model, design, limit: float, *, cells=None, objective=None, penalty: float = 10.0,
                  penalty_growth: float = 1.1, max_penalty: float = 1e4):
-        if not limit > 0:
-            raise InputError(f"stress limit must be > 0, got {limit!r}")
+        mask = stress_cells(model, design, limit, cells)
         if not (penalty > 0 and penalty_growth >= 1 and max_penalty >= penalty):
             raise InputError(f"augmented Lagrangian needs penalty > 0, penalty_growth >= 1 and max_penalty >= "
                              f"penalty; got {penalty!r}, {penalty_growth!r}, {max_penalty!r}")
-        if model.n_cells != design.mesh.n_cells:
-            raise InputError(f"model has {model.n_cells} cells, design {design.mesh.n_cells}")
         self.model, self.design, self.limit = model, design, float(limit)
-        mask = np.ones(model.n_cells, dtype=bool) if cells is None else np.zeros(model.n_cells, dtype=bool)
-        if cells is not None:
-            mask[np.asarray(cells)] = True
-        if not mask.any():
-            raise InputError("no stress cells: give at least one cell in cells=")
         self.mask = mask
         self.solid = float(getattr(design.interpolation, "E0", 1.0))
         self.von_mises = CentroidVonMises(model, solid=self.solid)

@@ -18,7 +18,8 @@ configure_jax()
 
 from . import assembly, fem, functionals, mesh, physics, sensitivity, solvers  # noqa: E402
 from .assembly.parameters import cell_field, nodal_field  # noqa: E402
-from .errors import (FemoptError, InputError, InternalError, MeshError, NewtonError,  # noqa: E402
+from .errors import (CheckpointError, FemoptError, FemoptWarning, InputError, InternalError,  # noqa: E402
+                     MeshError, NewtonError, ParameterError, ResourceError, SingularJacobianError,
                      SingularMatrixError, SolverError)
 from .fem.space import FunctionSpace  # noqa: E402
 from .mesh.mesh import Mesh  # noqa: E402
@@ -44,8 +45,9 @@ __all__ = [
     "gradient", "value_and_grad", "solve", "taylor_test",
     "Mesh", "FunctionSpace", "Problem", "State", "NewtonOptions",
     "cell_field", "nodal_field",
-    "FemoptError", "InputError", "MeshError", "SolverError", "SingularMatrixError",
-    "NewtonError", "InternalError",
+    "FemoptError", "InputError", "MeshError", "ParameterError", "CheckpointError",
+    "ResourceError", "SolverError", "SingularMatrixError", "NewtonError",
+    "SingularJacobianError", "InternalError", "FemoptWarning",
     "viz", "design", "optimize", "benchmarks",
     "__version__",
 ]

@@ -27,7 +27,8 @@ from ..fem.elements import reference_element
 from ..fem.quadrature import quadrature
 from .fast_kernels import KernelSpec, chunk_kernel, tangent_rows
 from .kernels import PointLaw, cell_residual, cell_tables, cell_tangent, facet_residual, facet_tangent
-from .pattern import SparsityPattern, build_pattern
+from .._memory import check_memory
+from .pattern import SparsityPattern, build_pattern, estimate_pattern_bytes
 from .scatter import make_plan
 
 __all__ = ["CellTerm", "FacetTerm", "Assembler", "DEFAULT_CHUNK_ENTRIES"]
@@ -191,7 +192,13 @@ class Assembler:
     def pattern(self) -> SparsityPattern:
         if self._pattern is None:
             mesh = self.space.mesh
-            self._pattern = build_pattern(mesh.cells, mesh.n_nodes, self.space.n_components)
+            c = self.space.n_components
+            estimate = estimate_pattern_bytes(mesh.n_cells, mesh.cells.shape[1], mesh.n_nodes, c,
+                                              mesh.cell_type.name)
+            check_memory(estimate, f"assembling {mesh.n_nodes * c} dofs on {mesh.n_cells} "
+                                   f"{mesh.cell_type.name} cells (sparsity pattern and matrix)",
+                         hint="Use a coarser mesh or a lower-order cell type.")
+            self._pattern = build_pattern(mesh.cells, mesh.n_nodes, c)
         return self._pattern
 
     def chunk_size(self, block) -> int:

@@ -19,7 +19,8 @@ import numpy as np
 
 from ..errors import InputError
 
-__all__ = ["cell_field", "nodal_field", "ParameterLayout", "split_parameters", "GLOBAL", "CELL", "NODE"]
+__all__ = ["cell_field", "nodal_field", "ParameterLayout", "split_parameters", "check_values",
+           "as_float_value", "scale_value", "GLOBAL", "CELL", "NODE"]
 
 GLOBAL, CELL, NODE = "global", "cell", "node"
 
@@ -38,6 +39,26 @@ def cell_field(values) -> _Tagged:
 def nodal_field(values) -> _Tagged:
     """Mark ``values`` (first axis: nodes) as a per-node parameter field."""
     return _Tagged(values, NODE)
+
+
+def as_float_value(value, name: str):
+    """``value`` as float64 (a number or array), keeping a ``cell_field`` /
+    ``nodal_field`` marker around its converted values; InputError naming ``name`` for
+    anything that is not numbers."""
+    inner = value.values if isinstance(value, _Tagged) else value
+    try:
+        array = np.asarray(inner, dtype=np.float64)
+    except (TypeError, ValueError) as error:
+        raise InputError(f"parameter {name!r}: expected a number, an array or a field of numbers, got "
+                         f"{type(inner).__name__} ({error})") from None
+    return _Tagged(array, value.kind) if isinstance(value, _Tagged) else array
+
+
+def scale_value(value, factor):
+    """``value * factor``, keeping a ``cell_field`` / ``nodal_field`` marker."""
+    if isinstance(value, _Tagged):
+        return _Tagged(value.values * factor, value.kind)
+    return np.asarray(value) * factor
 
 
 @dataclass(frozen=True)
@@ -89,3 +110,93 @@ def split_parameters(values: Mapping[str, Any], point_shapes: Mapping[str, tuple
         groups[kind][name] = raw
         kinds.append((name, kind))
     return groups[GLOBAL], groups[CELL], groups[NODE], ParameterLayout(tuple(sorted(kinds)))
+
+
+def _is_concrete(value) -> bool:
+    """False for JAX tracers (values inside ``jit`` / ``grad``), which cannot be checked."""
+    try:
+        np.asarray(value)
+    except Exception:  # jax.errors.TracerArrayConversionError and friends
+        return False
+    return True
+
+
+def _format_value(array) -> str:
+    return f"{float(array):.6g}" if np.ndim(array) == 0 else np.array2string(array, precision=6, separator=", ")
+
+
+def _describe_bad(name, kind, values, bad_ids, what):
+    shown = ", ".join(str(int(i)) for i in bad_ids[:10])
+    more = f", ... ({bad_ids.size} in all)" if bad_ids.size > 10 else ""
+    sample = values.reshape(values.shape[0], -1)[bad_ids[:5]] if kind != GLOBAL else values
+    sample_text = np.array2string(np.asarray(sample).ravel()[:5], precision=4, separator=", ")
+    where = {CELL: "cell", NODE: "node"}.get(kind, "entry")
+    return (f"parameter {name!r} ({'per ' + where if kind != GLOBAL else 'global'}) {what} at "
+            f"{bad_ids.size} {where}(s): ids [{shown}{more}], values {sample_text}"), where
+
+
+def check_values(values: Mapping[str, Any], point_shapes: Mapping[str, tuple], rules,
+                 n_cells: int, n_nodes: int, cells=None) -> None:
+    """Check parameter values: every entry finite, and every rule that reads them holds.
+
+    Args:
+        values: name → value (number, array, ``cell_field``/``nodal_field``); JAX tracers
+            are skipped (their concrete values were checked where they entered).
+        point_shapes: name → per-point shape, as for :func:`split_parameters`.
+        rules: :class:`~femopt.physics.admissible.ParameterRule` objects; a rule is
+            checked when all the parameters it reads are in ``values``.
+        cells: ``(n_cells, n_nodes_per_cell)``, needed only for a rule that mixes a
+            per-cell with a per-node field (node values then enter as cell means).
+
+    Raises:
+        ParameterError: naming the parameter, the kind, the offending ids, the values there
+            and the admissible range.
+    """
+    from ..errors import ParameterError
+
+    arrays = {}
+    for name, value in values.items():
+        if name not in point_shapes or not _is_concrete(getattr(value, "values", value)):
+            continue
+        kind, raw = _kind_of(name, value, point_shapes[name], n_cells, n_nodes)
+        array = np.asarray(raw, dtype=np.float64)
+        finite = np.isfinite(array).reshape(array.shape[0], -1).all(axis=1) if kind != GLOBAL \
+            else np.isfinite(array).ravel()
+        if not finite.all():
+            bad = np.flatnonzero(~finite)
+            message, where = _describe_bad(name, kind, array, bad, "is NaN or Inf")
+            raise ParameterError(message + "; every value must be finite", name=name,
+                                 ids=bad if kind != GLOBAL or array.ndim else (), where=where,
+                                 admissible="finite")
+        arrays[name] = (kind, array)
+    for rule in rules:
+        if not all(n in arrays for n in rule.names):
+            continue
+        kinds = {arrays[n][0] for n in rule.names} - {GLOBAL}
+        field = bool(kinds)
+        kind = CELL if CELL in kinds else (NODE if kinds else GLOBAL)
+        operands = []
+        for n in rule.names:
+            k, a = arrays[n]
+            if k == NODE and kind == CELL:
+                if cells is None:
+                    continue
+                a = a[cells].mean(axis=1)
+            operands.append(a)
+        if len(operands) != len(rule.names):
+            continue
+        ok = np.asarray(rule.holds(*np.broadcast_arrays(*operands), field))
+        ok = ok.reshape(ok.shape[0], -1).all(axis=1) if field else np.atleast_1d(ok).ravel()
+        if ok.all():
+            continue
+        name = rule.names[0] if len(rule.names) == 1 else " and ".join(rule.names)
+        shown = np.broadcast_arrays(*operands)[0]
+        if field:
+            bad = np.flatnonzero(~ok)
+            message, where = _describe_bad(name, kind, shown, bad, "is not admissible")
+        else:
+            bad = np.zeros(0, dtype=np.int64)
+            listed = ", ".join(f"{n} = {_format_value(arrays[n][1])}" for n in rule.names)
+            message, where = f"parameter {listed} is not admissible", ""
+        raise ParameterError(f"{message}; admissible: {rule.admissible}", name=name, ids=bad,
+                             where=where, admissible=rule.admissible)

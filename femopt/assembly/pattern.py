@@ -26,7 +26,24 @@ from functools import cached_property
 import numpy as np
 import scipy.sparse as sp
 
-__all__ = ["SparsityPattern", "build_pattern"]
+__all__ = ["SparsityPattern", "build_pattern", "estimate_pattern_bytes"]
+
+#: Nonzeros per row of the node-level pattern of large structured meshes (interior nodes,
+#: averaged over node kinds), for the up-front memory estimate.
+NEIGHBOURS_PER_NODE = {"line2": 3, "line3": 4, "tri3": 7, "tri6": 12, "quad4": 9, "quad8": 16, "quad9": 16,
+                       "tet4": 15, "tet10": 28, "hex8": 27, "hex20": 55, "hex27": 64}
+
+
+def estimate_pattern_bytes(n_cells: int, nodes_per_cell: int, n_nodes: int, block: int, cell_type: str) -> int:
+    """Peak bytes of :func:`build_pattern` plus one matrix on the pattern (its values, the
+    free-block copy Newton factorizes): the memory an assembly needs before any solve.
+    Measured on structured meshes: 1.2-1.6 times the peak (an over-estimate on purpose)."""
+    m, c = nodes_per_cell, block
+    node_nnz = NEIGHBOURS_PER_NODE.get(cell_type, 2 * m) * n_nodes
+    build = n_cells * m * m * (8 + 8 + 4)                # lookup pairs, their values, positions
+    node_level = node_nnz * (4 + 8 + 8 + 8)               # indices, data, transpose map, sort
+    dof_level = node_nnz * c * c * (4 + 8 + 8)             # indices, matrix data, free block
+    return int(build + node_level + dof_level + 2 * 8 * n_nodes * c)
 
 
 @dataclass(frozen=True, eq=False)

@@ -72,6 +72,15 @@ def _check(name, value, low):
         raise InputError(f"{name} must be > {low}, got {value!r}")
 
 
+def _check_stiffness_range(E0, Emin):
+    """``0 <= Emin < E0``, both finite. ``Emin = 0`` is allowed (void cells then carry no
+    stiffness; a node whose cells are all void makes the tangent singular, named by the
+    solve), but 1e-9 E0 is the safe choice."""
+    if not (math.isfinite(E0) and math.isfinite(Emin) and 0.0 <= Emin < E0):
+        raise InputError(f"the interpolation needs 0 <= Emin < E0 (finite), got E0={E0!r}, Emin={Emin!r}; "
+                         "a negative Emin gives void cells a negative stiffness")
+
+
 @dataclass(frozen=True)
 class SIMP:
     """SIMP interpolation E_min + ρ^p (E_0 − E_min)."""
@@ -82,7 +91,7 @@ class SIMP:
 
     def __post_init__(self):
         _check("SIMP penalty", self.penalty, 0.0)
-        _check("E0 - Emin", self.E0 - self.Emin, 0.0)
+        _check_stiffness_range(self.E0, self.Emin)
 
     def __call__(self, rho):
         return self.Emin + rho ** self.penalty * (self.E0 - self.Emin)
@@ -99,7 +108,7 @@ class RAMP:
 
     def __post_init__(self):
         _check("RAMP q", self.q, -1.0)
-        _check("E0 - Emin", self.E0 - self.Emin, 0.0)
+        _check_stiffness_range(self.E0, self.Emin)
 
     def __call__(self, rho):
         return self.Emin + rho / (1.0 + self.q * (1.0 - rho)) * (self.E0 - self.Emin)

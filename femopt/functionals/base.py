@@ -86,7 +86,8 @@ def _state(problem, u, params):
     if u is not None:
         return problem.space.as_vector(u), problem.parameters(params)
     state = problem.state
-    if state is None or (params is not None and not compiled.same_params(state.params, problem.parameters(params))):
+    if state is None or not state.converged or (
+            params is not None and not compiled.same_params(state.params, problem.parameters(params))):
         problem.solve(params)
         state = problem.state
     return state.u, state.params

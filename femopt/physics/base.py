@@ -80,6 +80,14 @@ class Physics:
     def check_dimension(self, dim: int) -> None:
         """Raise InputError if this physics can not run in ``dim`` space dimensions."""
 
+    def parameter_rules(self, dim: int) -> list:
+        """Conditions the parameter values must meet in ``dim`` space dimensions
+        (:class:`~femopt.physics.admissible.ParameterRule`; e.g. ``0 < E``). The problem
+        checks them, and finiteness of every value, wherever values enter. The base
+        class states none; a custom physics made by :func:`custom_physics` takes them as
+        ``rules=``."""
+        return list(getattr(self, "_rules", ()))
+
     def cache_key(self):
         """Hashable key of everything except parameter values that changes the compiled
         kernel. Built-ins return their class and static options; other physics default
@@ -100,6 +108,7 @@ def custom_physics(
     energy: Callable | None = None,
     energy_uses_value: bool = False,
     linear: bool = False,
+    rules=(),
 ) -> Physics:
     """A physics from plain functions ``f(grad_u, u, x, p)`` (see the module docstring).
 
@@ -109,7 +118,12 @@ def custom_physics(
             parameters={"k0": 1.0, "b": 0.1, "q": 5.0},
             flux=lambda g, T, x, p: p["k0"] * (1 + p["b"] * T) * g,
             source=lambda g, T, x, p: -p["q"],
+            rules=[positive("k0")],     # from femopt.physics.admissible
         )
+
+    ``rules``: :class:`~femopt.physics.admissible.ParameterRule` objects the parameter
+    values must satisfy (``positive``, ``non_negative``, ``between`` or your own);
+    every value is checked for NaN/Inf in any case.
     """
     if energy is None and flux is None and source is None:
         raise InputError("custom_physics needs at least one of flux=, source= or energy=")
@@ -121,6 +135,7 @@ def custom_physics(
     physics.symmetric = energy is not None
     physics.energy = energy
     physics.energy_uses_value = energy_uses_value
+    physics._rules = tuple(rules)
     if flux is not None:
         physics.flux = flux
     if source is not None or energy is None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import jax.numpy as jnp
 
 from ..errors import InputError
+from .admissible import between, positive
 from .base import Physics
 
 __all__ = ["LinearElasticity", "lame_parameters"]
@@ -26,7 +27,12 @@ class LinearElasticity(Physics):
 
     Args:
         E, nu: defaults of Young's modulus and Poisson's ratio.
-        plane: ``"strain"`` or ``"stress"`` for 2D meshes; ignored in 3D.
+        plane: ``"strain"`` or ``"stress"`` for 2D meshes (``"stress"`` on a 3D mesh is
+            refused).
+
+    Admissible values: ``E > 0`` (a per-cell / per-node field may be 0 in places, e.g.
+    SIMP's void cells), ``-1 < nu < 0.5`` (3D, plane strain) or ``-1 < nu < 1`` (plane
+    stress); every value finite. Others raise :class:`~femopt.errors.ParameterError`.
     """
 
     components = "vector"
@@ -43,6 +49,18 @@ class LinearElasticity(Physics):
 
     def cache_key(self):
         return (type(self), self.plane)
+
+    def check_dimension(self, dim: int) -> None:
+        if dim == 3 and self.plane == "stress":
+            raise InputError("LinearElasticity(plane='stress') is a 2D model, but the mesh is 3D; "
+                             "leave plane at its default for 3D meshes")
+
+    def parameter_rules(self, dim: int) -> list:
+        """``0 < E`` (0 allowed in fields: void cells), and ``-1 < nu < 0.5`` in 3D and
+        plane strain (positive shear and bulk moduli), ``-1 < nu < 1`` in plane stress."""
+        upper, why = (1.0, "plane stress") if (dim == 2 and self.plane == "stress") else \
+            (0.5, "3D / plane strain: positive bulk and shear moduli")
+        return [positive("E", zero_in_fields=True), between("nu", -1.0, upper, why)]
 
     def _lame(self, p, dim):
         lmbda, mu = lame_parameters(p["E"], p["nu"])

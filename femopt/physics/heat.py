@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Callable
 
 from ..errors import InputError
+from .admissible import positive
 from .base import Physics
 
 __all__ = ["HeatConduction"]
@@ -39,6 +40,11 @@ class HeatConduction(Physics):
 
     def cache_key(self):
         return (type(self), self.conductivity)
+
+    def parameter_rules(self, dim: int) -> list:
+        """``0 < k`` (0 allowed in fields) for the linear law; with a ``conductivity``
+        function ``k`` is whatever that function makes of it, so only finiteness."""
+        return [positive("k", zero_in_fields=True)] if self.conductivity is None else []
 
     def flux(self, grad_T, T, x, p):
         k = p["k"] if self.conductivity is None else self.conductivity(T, p["k"])

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import jax.numpy as jnp
 
+from .admissible import ParameterRule, positive
 from .base import Physics
 from .elasticity import lame_parameters
 
@@ -47,6 +48,15 @@ class _Hyperelastic(Physics):
 
     def cache_key(self):
         return type(self)
+
+    def parameter_rules(self, dim: int) -> list:
+        """``0 < mu`` (0 allowed in fields) and a positive bulk modulus
+        ``lmbda + 2 mu / 3 > 0`` (the small-strain limit is linear elasticity with these
+        Lamé parameters; 2D meshes are plane-strain sections of a 3D body)."""
+        bulk = ParameterRule(("mu", "lmbda"), "bulk modulus lmbda + 2 mu / 3 > 0",
+                             lambda mu, lmbda, field: (lmbda + 2.0 * mu / 3.0 >= 0.0) if field
+                             else (lmbda + 2.0 * mu / 3.0 > 0.0))
+        return [positive("mu", zero_in_fields=True), bulk]
 
     def energy(self, grad_u, u, x, p):
         return self.strain_energy(deformation_gradient_3d(grad_u), p)

@@ -108,7 +108,7 @@ def _make_solve(problem_ref, n_dofs, kinds):
         problem = problem_ref()
         params = _host_params(problem, p, kinds)
         state = problem.state
-        if state is None or not np.array_equal(state.u, u) or not same_params(state.params, params):
+        if state is None or not state.converged or not np.array_equal(state.u, u) or not same_params(state.params, params):
             problem.solve(params, initial=problem.space.as_field(np.asarray(u)))
             state = problem.state
         part = problem.partition

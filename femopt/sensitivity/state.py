@@ -22,10 +22,10 @@ def unwrap(value):
 
 
 def _current(problem, state):
-    """Whether ``state`` still belongs to the problem's supports (same prescribed dofs
-    and values) and carries a factorization of the right size."""
+    """Whether ``state`` is a converged solution that still belongs to the problem's
+    supports (same prescribed dofs and values) with a factorization of the right size."""
     part = problem.partition
-    return (state is not None and state.u.size == problem.space.n_dofs
+    return (state is not None and getattr(state, "converged", True) and state.u.size == problem.space.n_dofs
             and np.array_equal(state.u[part.prescribed], problem.prescribed_values())
             and (state.factorization is None or state.factorization.shape[0] == part.free.size))
 

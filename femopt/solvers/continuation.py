@@ -51,6 +51,7 @@ class LoadSteppingResult:
         results: the :class:`NewtonResult` of each converged step (iteration histories).
         cutbacks: every failed attempt, in order.
         converged: whether load factor 1 was reached.
+        message: why it stopped, when it did not converge.
     """
 
     load_factors: list[float] = field(default_factory=list)
@@ -58,6 +59,7 @@ class LoadSteppingResult:
     results: list[NewtonResult] = field(default_factory=list)
     cutbacks: list[Cutback] = field(default_factory=list)
     converged: bool = False
+    message: str = ""
 
     @property
     def final(self) -> NewtonResult | None:
@@ -117,7 +119,11 @@ def load_stepping(solve_at: Callable[[float, np.ndarray], NewtonResult], u0, n_s
         target = load_factor + increment
         if target > 1.0 - 1e-12:
             target = 1.0
-        result, reason, history = _attempt(solve_at, target, u)
+        result, reason, history, error = _attempt(solve_at, target, u)
+        if error is not None and reason == "singular" and not history:
+            # The tangent at the starting state is singular: a smaller increment starts from
+            # the same state and meets the same tangent, so cutting back cannot help.
+            raise error
         if result is not None:
             load_factor, u = target, np.array(result.u, dtype=np.float64, copy=True)
             out.load_factors.append(load_factor)
@@ -143,6 +149,7 @@ def load_stepping(solve_at: Callable[[float, np.ndarray], NewtonResult], u0, n_s
                 error.result = out
                 raise error
             _log.warning("%s", message)
+            out.message = message
             return out
         _log.info("Newton failed at load factor %.6g (%s): increment halved to %.3g", target, reason, increment)
     out.converged = True
@@ -150,15 +157,16 @@ def load_stepping(solve_at: Callable[[float, np.ndarray], NewtonResult], u0, n_s
 
 
 def _attempt(solve_at, load_factor, u_start):
-    """(result, None, []) on success, else (None, reason, failed Newton history)."""
+    """(result, None, [], None) on success, else (None, reason, failed Newton history,
+    the error raised or None)."""
     try:
         result = solve_at(load_factor, u_start.copy())
     except NewtonError as error:
-        return None, error.reason, error.history
-    except SingularMatrixError:
-        return None, "singular", []
-    except SolverError:
-        return None, "linear_solver", []
+        return None, error.reason, error.history, error
+    except SingularMatrixError as error:
+        return None, "singular", [], error
+    except SolverError as error:
+        return None, "linear_solver", [], error
     if not result.converged:
-        return None, result.reason, result.iterations
-    return result, None, []
+        return None, result.reason, result.iterations, None
+    return result, None, [], None

@@ -89,7 +89,9 @@ def singular_matrix_error(A: sp.csr_matrix, detail: str) -> SingularMatrixError:
     if zero_diagonal.size:
         lines.append(f"Zero diagonal entries at dofs: {format_dofs(zero_diagonal)}.")
     dofs = np.union1d(np.union1d(empty_rows, empty_cols), zero_diagonal)
-    return SingularMatrixError(" ".join(lines), dofs=dofs)
+    error = SingularMatrixError(" ".join(lines), dofs=dofs)
+    error.detail = detail
+    return error
 
 
 class DirectFactorization(Factorization):

@@ -9,9 +9,17 @@ costs two triangular solves.
 Convergence (``tol = atol + rtol * max(||r_0||, residual_scale)``), tested at ``u_0`` and
 after every accepted step: (1) residual test ``||r_k|| <= tol``, or (2) increment test
 ``||a du|| <= inc_tol * max(1, ||u_k||)`` with ``||r_k|| <= atol + increment_rtol *
-max(||r_0||, residual_scale)``: Newton no longer moves ``u`` (the residual sits at its
-round-off floor) and the residual has already dropped by ``increment_rtol``. A tiny step
-with a large residual is not convergence (a stalled line search, a singular direction).
+max(||r_0||, residual_scale)`` and ``||r_k|| > ||r_{k-1}|| / 2``: Newton no longer moves
+``u`` and the residual, already reduced by ``increment_rtol``, no longer falls — it sits at
+its round-off floor above the requested ``tol``. The result's message then says that the
+residual test was NOT met and by how much. A tiny step with a large residual is not
+convergence (a stalled line search, a singular direction), nor is a tiny step after which
+the residual still falls fast (Newton is still converging: it iterates on).
+
+Variational problems backtrack on the total potential energy; where the energy change a
+full step predicts (``r·du``) is below the energy's round-off, comparing energies says
+nothing, and that iteration backtracks on the residual instead (near the solution, where
+this happens, the full Newton step passes it at once).
 
 The residual at the new iterate is the one the line search evaluated, so a linear problem
 takes one iteration: one assembly of ``(r_0, K)``, one solve, one residual evaluation.
@@ -22,7 +30,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
@@ -31,122 +38,15 @@ import scipy.sparse as sp
 from femopt.errors import InputError, NewtonError, SingularMatrixError, SolverError
 from femopt.solvers.line_search import backtrack, energy_backtrack
 from femopt.solvers.linear import Factorization, LinearSolver, make_solver
+from femopt.solvers.newton_records import FAILURE_REASONS, NewtonIteration, NewtonOptions, NewtonResult
 
 __all__ = ["newton", "NewtonOptions", "NewtonResult", "NewtonIteration", "FAILURE_REASONS"]
 
 _log = logging.getLogger("femopt.newton")
 
-FAILURE_REASONS = ("max_iterations", "line_search", "non_finite", "singular", "linear_solver")
-
-
-@dataclass(frozen=True)
-class NewtonOptions:
-    """Tolerances and switches of :func:`newton`.
-
-    Attributes:
-        atol: absolute residual tolerance, in the residual's own units (force, heat
-            flow); not scaled. It matters when the reference norm is ~0 (a start that
-            already solves the problem, e.g. zero load).
-        rtol: residual tolerance relative to ``max(||r_0||, residual_scale)``.
-        residual_scale: optional reference norm, e.g. ``||f_ext||``: keeps ``rtol``
-            meaningful for warm starts whose ``||r_0||`` is already small.
-        inc_tol: increment test, ``||a du|| <= inc_tol * max(1, ||u||)``.
-        increment_rtol: residual reduction the increment test also requires.
-        max_iterations: Newton iterations (factorizations) before giving up.
-        line_search: backtrack on the merit ``0.5 ||r||^2``; ``False`` takes full steps.
-        max_line_search: step reductions per iteration before giving up.
-        armijo: sufficient-decrease constant c: accept when
-            ``phi(a) <= (1 - 2 c a) phi(0)`` (Newton's direction has ``phi'(0) = -2 phi(0)``).
-        refactor_at_solution: factorize the Jacobian at the returned solution, so
-            ``result.factorization`` belongs to ``result.u`` (exact nonlinear adjoints).
-    """
-
-    atol: float = 1e-10
-    rtol: float = 1e-10
-    residual_scale: float | None = None
-    inc_tol: float = 1e-10
-    increment_rtol: float = 1e-6
-    max_iterations: int = 30
-    line_search: bool = True
-    max_line_search: int = 12
-    armijo: float = 1e-4
-    refactor_at_solution: bool = True
-
-    def __post_init__(self):
-        for name in ("atol", "rtol", "inc_tol", "increment_rtol", "max_iterations", "max_line_search"):
-            value = getattr(self, name)
-            integer = name.startswith("max_")
-            if isinstance(value, bool) or not isinstance(value, int if integer else (int, float)) \
-                    or value < 0:
-                raise InputError(f"NewtonOptions.{name} must be a{' whole' if integer else ''} "
-                                 f"number >= 0, got {value!r}")
-        if self.max_iterations < 1 or (self.atol == 0 and self.rtol == 0) or not 0 < self.armijo < 0.5:
-            raise InputError(f"NewtonOptions needs max_iterations >= 1, atol or rtol > 0, 0 < armijo < 0.5; got "
-                             f"max_iterations={self.max_iterations}, atol={self.atol}, rtol={self.rtol}, "
-                             f"armijo={self.armijo}")
-        if self.residual_scale is not None and not self.residual_scale >= 0:
-            raise InputError(f"NewtonOptions.residual_scale must be >= 0 or None, got {self.residual_scale}")
-
-
-@dataclass(frozen=True)
-class NewtonIteration:
-    """One Newton iteration.
-
-    Attributes:
-        iteration: 1 for the first step from ``u_0``.
-        residual_norm: ``||r(u_k)||`` after the step.
-        increment_norm: ``||a du||``, the step actually taken.
-        step_length: line-search factor ``a`` (1 = full Newton step).
-        line_search_steps: step reductions the line search made.
-        ratio: ``||r_k|| / ||r_{k-1}||`` (linear contraction factor).
-        quadratic_ratio: ``||r_k|| / ||r_{k-1}||^2``, bounded under quadratic convergence.
-    """
-
-    iteration: int
-    residual_norm: float
-    increment_norm: float
-    step_length: float
-    line_search_steps: int
-    ratio: float
-    quadratic_ratio: float
-
-
-@dataclass
-class NewtonResult:
-    """Outcome of :func:`newton`.
-
-    Attributes:
-        u: the solution (or last iterate when not converged), ``(n,)``.
-        converged: whether a convergence test passed.
-        iterations: one :class:`NewtonIteration` per step taken.
-        reason: ``"residual"`` or ``"increment"`` (which test passed), else one of
-            :data:`FAILURE_REASONS`.
-        factorization: when converged, the factorization of the Jacobian at ``u`` (at the
-            previous iterate if ``refactor_at_solution=False``); after a failure the last
-            one computed (or None), not necessarily at ``u``.
-        residual_norm: ``||r(u)||``.
-        initial_residual_norm: ``||r(u_0)||``.
-        message: why it stopped, in words.
-    """
-
-    u: np.ndarray
-    converged: bool
-    iterations: list
-    reason: str
-    factorization: Factorization | None
-    residual_norm: float
-    initial_residual_norm: float
-    message: str = ""
-
-    @property
-    def n_iterations(self) -> int:
-        """Number of Newton steps taken."""
-        return len(self.iterations)
-
-    @property
-    def residual_history(self) -> list[float]:
-        """``[||r_0||, ||r_1||, ...]``."""
-        return [self.initial_residual_norm] + [it.residual_norm for it in self.iterations]
+#: Relative size below which a change of the total energy is indistinguishable from the
+#: round-off of summing it over the cells (~1e3 machine epsilons).
+_ENERGY_ROUND_OFF = 1e3 * np.finfo(np.float64).eps
 
 
 class _Failure(Exception):
@@ -241,18 +141,22 @@ class _Iteration:
             # increment tolerance: such a step is taken in full.
             floor = (_norm(du) <= o.inc_tol * max(1.0, _norm(self.u))
                      and self.r_norm <= increment_residual_tol)
-            step, u_new, r_new, reductions = self.line_search(r, du, full_step=floor)
+            step, u_new, r_new, reductions, merit = self.line_search(r, du, full_step=floor)
             r_norm_new = _norm(r_new)
             increment = step * _norm(du)
-            self.record(k, r_norm_new, increment, step, reductions)
+            previous = self.r_norm
+            self.record(k, r_norm_new, increment, step, reductions, merit)
             self.u, r, K, self.r_norm = u_new, r_new, None, r_norm_new
             if r_norm_new <= tol:
                 why = f"|r| = {r_norm_new:.3e} <= {tol:.1e}"
                 return self.at_solution("residual", why)
             if (increment <= o.inc_tol * max(1.0, _norm(self.u))
-                    and r_norm_new <= increment_residual_tol):
-                why = (f"|du| = {increment:.3e} below the increment tolerance, "
-                       f"|r| = {r_norm_new:.3e} <= {increment_residual_tol:.1e}")
+                    and r_norm_new <= increment_residual_tol and r_norm_new > 0.5 * previous):
+                why = (f"the residual test was NOT met: |r| = {r_norm_new:.3e} > tolerance {tol:.1e} "
+                       f"({r_norm_new / tol:.3g}x); Newton stopped because its step |du| = {increment:.3e} "
+                       f"no longer changes u and |r| no longer falls (ratio {r_norm_new / previous:.2f}): "
+                       f"the residual's round-off floor, below the increment test's "
+                       f"{increment_residual_tol:.1e} (atol + increment_rtol |r_0|)")
                 return self.at_solution("increment", why)
         raise _Failure("max_iterations", f"no convergence in {o.max_iterations} iterations, "
                                          f"|r| = {self.r_norm:.3e} > tolerance {tol:.1e}")
@@ -300,11 +204,13 @@ class _Iteration:
 
     # -- line search --------------------------------------------------------------------
     def line_search(self, r, du, full_step=False):
-        """Backtrack from the full step; returns (step, u_new, r_new, reductions)."""
+        """Backtrack from the full step; returns (step, u_new, r_new, reductions, merit)."""
         o = self.options
         slope = float(np.dot(r, du))
         if self.energy_fn is not None and o.line_search and not full_step and slope < 0:
-            return self.energy_line_search(du, slope)
+            found = self.energy_line_search(du, slope)
+            if found is not None:
+                return found + ("energy",)
         phi0 = _merit(r)
         step, previous, non_finite = 1.0, None, 0
         for reductions in range(o.max_line_search + 1):
@@ -316,9 +222,9 @@ class _Iteration:
                 if not finite:
                     raise _Failure("non_finite", "the residual is NaN/Inf after a full Newton step "
                                                  "(line search off, or a round-off-sized step)")
-                return step, u_trial, r_trial, 0
+                return step, u_trial, r_trial, 0, "full"
             if phi <= (1.0 - 2.0 * o.armijo * step) * phi0:
-                return step, u_trial, r_trial, reductions
+                return step, u_trial, r_trial, reductions, "residual"
             non_finite += not finite
             next_step = backtrack(step, phi, previous, phi0)
             if finite:
@@ -330,9 +236,14 @@ class _Iteration:
                                       "Jacobian?) or there is no solution near this iterate")
 
     def energy_line_search(self, du, slope):
-        """Armijo backtracking on the energy E(u + a du), E'(0) = r·du < 0."""
+        """Armijo backtracking on the energy E(u + a du), E'(0) = r·du < 0; None when the
+        decrease a full step predicts is below the energy's round-off (the caller then
+        backtracks on the residual)."""
         o = self.options
         e0 = float(self.energy_fn(self.u))
+        if -slope <= _ENERGY_ROUND_OFF * abs(e0):
+            _log.debug("energy change r.du = %.3e below the round-off of E = %.6e: residual merit", slope, e0)
+            return None
         step = 1.0
         for reductions in range(o.max_line_search + 1):
             u_trial = self.u + step * du
@@ -348,13 +259,14 @@ class _Iteration:
                                       "this iterate, or the energy does not match the residual")
 
     # -- bookkeeping --------------------------------------------------------------------
-    def record(self, k, r_norm, increment, step, reductions):
+    def record(self, k, r_norm, increment, step, reductions, merit):
         previous = self.r_norm  # > 0: it failed the convergence test
         ratio = r_norm / previous
         self.iterations.append(NewtonIteration(
             iteration=k, residual_norm=r_norm, increment_norm=increment, step_length=step,
-            line_search_steps=reductions, ratio=ratio, quadratic_ratio=ratio / previous))
-        _log.info("newton it %2d  |r| %.3e  |du| %.3e  step %.3g  ls %d", k, r_norm, increment, step, reductions)
+            line_search_steps=reductions, ratio=ratio, quadratic_ratio=ratio / previous, merit=merit))
+        _log.info("newton it %2d  |r| %.3e  |du| %.3e  step %.3g  ls %d (%s)", k, r_norm, increment, step,
+                  reductions, merit)
 
     def result(self, converged, reason, why) -> NewtonResult:
         result = NewtonResult(u=self.u, converged=converged, iterations=list(self.iterations), reason=reason,

@@ -2,6 +2,8 @@
 import numpy as np
 import pytest
 
+import femopt as fo
+
 from femopt.assembly.pattern import build_pattern
 from femopt.assembly.scatter import make_plan
 from femopt.mesh.generators import box, rectangle
@@ -116,3 +118,29 @@ def test_upper_triangle_scatter_and_mirror_give_the_symmetric_matrix(c):
         plan.slots.add_to(data, np.ascontiguousarray(K_layout[plan.entities]).ravel())
     pattern.mirror_lower(data)
     np.testing.assert_allclose(data, expected, atol=1e-12)
+
+
+def test_pattern_memory_estimate_is_an_upper_bound_within_two():
+    import tracemalloc
+
+    from femopt.assembly.pattern import estimate_pattern_bytes
+
+    mesh = fo.mesh.box(size=(1, 1, 1), shape=(12, 12, 12), cell="hex8")
+    estimate = estimate_pattern_bytes(mesh.n_cells, 8, mesh.n_nodes, 3, "hex8")
+    tracemalloc.start()
+    pattern = build_pattern(mesh.cells, mesh.n_nodes, 3)
+    values, free_block = np.zeros(pattern.nnz), np.zeros(pattern.nnz)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert peak <= estimate <= 2 * peak, (estimate, peak, values.size + free_block.size)
+
+
+def test_assembly_too_large_for_memory_is_refused_up_front(monkeypatch):
+    mesh = fo.mesh.box(size=(1, 1, 1), shape=(8, 8, 8), cell="hex8")
+    problem = fo.Problem(mesh, fo.physics.LinearElasticity())
+    problem.fix("xmin")
+    monkeypatch.setenv("FEMOPT_MEMORY_LIMIT", "1M")
+    with pytest.raises(fo.ResourceError, match=r"assembling 2187 dofs on 512 hex8 cells .* needs about .* only 1.0 MiB") \
+            as info:
+        problem.solve()
+    assert info.value.estimate_bytes > info.value.available_bytes == 2**20

@@ -2,54 +2,42 @@
 
 The one place where the layers meet. A problem owns the named parameters (material
 constants and load magnitudes, each a default that a solve can override), the
-Dirichlet conditions, and the last converged state with its factorization — which the
-adjoint reuses.
+Dirichlet conditions, and the last state with its factorization — which the adjoint
+reuses. Every value is checked where it enters (set-up, ``fix``, the load verbs of
+:mod:`.loads`, ``solve(params)``): finite, and admissible for the physics
+(:mod:`femopt.physics.admissible`).
 """
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from typing import Any, Mapping
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .assembly.assembler import Assembler, CellTerm, FacetTerm
-from .assembly.dirichlet import DofPartition
-from .assembly.parameters import split_parameters
-from .assembly.traced import has_energy, traced_energy, traced_residual
-from .errors import InputError
-from .fem.space import FunctionSpace
-from .mesh.mesh import Mesh
-from .physics.loads import Convection, HeatFlux, Pressure, Traction, VolumeLoad
-from .solvers.continuation import load_stepping
-from .solvers.linear import make_solver
-from .solvers.newton import NewtonOptions, newton
+from ..assembly.assembler import Assembler, CellTerm
+from ..assembly.dirichlet import DofPartition
+from ..assembly.parameters import check_values, scale_value, split_parameters
+from ..assembly.traced import has_energy, traced_energy, traced_residual
+from ..errors import InputError, NewtonError, ParameterError, SingularJacobianError
+from ..fem.space import FunctionSpace
+from ..mesh.mesh import Mesh
+from ..physics.loads import Convection
+from ..solvers.continuation import load_stepping
+from ..solvers.linear import make_solver
+from ..solvers.newton import NewtonOptions, newton
+from .loads import LoadMethods
+from .supports import free_parts, null_motions, orphan_nodes, singular_jacobian_error
+from .state import State
 
-__all__ = ["Problem", "State"]
+__all__ = ["Problem"]
 
 _log = logging.getLogger("femopt.problem")
 
 
-@dataclass
-class State:
-    """A converged solution and what produced it.
-
-    Attributes:
-        u: flat dof vector ``(n_dofs,)``.
-        params: the parameter values used (name → array).
-        factorization: factorization of the free–free tangent at ``u`` (reused by the adjoint).
-        newton: the Newton result(s) — iteration history.
-    """
-
-    u: np.ndarray
-    params: dict
-    factorization: Any = None
-    newton: list = field(default_factory=list)
-
-
-class Problem:
+class Problem(LoadMethods):
     """A boundary-value problem ready to solve.
 
     Args:
@@ -59,6 +47,10 @@ class Problem:
             ``HeatConduction``, or your own :class:`~femopt.physics.Physics`).
         linear_solver: ``"auto"``, ``"direct"``, ``"cg"`` or a LinearSolver.
         newton: :class:`NewtonOptions` for nonlinear solves.
+
+    Raises:
+        ParameterError: a default parameter value of the physics is not finite or not
+            admissible (e.g. ``E <= 0``, ``nu >= 0.5`` in 3D).
     """
 
     def __init__(self, space, physics, *, linear_solver="auto", newton: NewtonOptions | None = None):
@@ -83,9 +75,12 @@ class Problem:
         self._facet_terms: list[FacetTerm] = []
         self._point_loads: list[tuple[str, np.ndarray, np.ndarray]] = []
         self._dirichlet: dict[int, float] = {}
+        self._extra_rules: list = []
+        self._free_parts = None
         self._assembler: Assembler | None = None
         self._energy_jit = None
         self.state: State | None = None
+        self.check_parameters(self.params)
 
     def _physics_point_shape(self, name, value):
         """Per-point shape of a physics parameter: declared by the physics
@@ -111,104 +106,38 @@ class Problem:
         """
         nodes = self.mesh.nodes(selection)
         comps = self.space._components(components)
-        if callable(value):
-            vals = np.asarray(value(self.mesh.points[nodes]), dtype=np.float64)
-            vals = vals.reshape(len(nodes), -1)
-            if vals.shape[1] == self.space.n_components and len(comps) != vals.shape[1]:
-                vals = vals[:, comps]
-        else:
-            vals = np.asarray(value, dtype=np.float64)
-        vals = np.broadcast_to(vals, (len(nodes), len(comps))) if vals.ndim < 2 or vals.shape[1:] == (len(comps),) \
-            else vals
-        if vals.shape != (len(nodes), len(comps)):
-            raise InputError(f"fix(): value has shape {np.shape(value)}; expected a number, "
-                             f"{len(comps)} numbers, or a function returning ({len(nodes)}, {len(comps)})")
+        vals = self._prescribed_values(value, nodes, comps)
         dofs = (nodes[:, None] * self.space.n_components + comps[None, :]).ravel()
         self._dirichlet.update(zip(dofs.tolist(), np.asarray(vals, dtype=np.float64).ravel().tolist()))
         self._invalidate(state=True)
         return self
 
-    # -- loads ---------------------------------------------------------------------------
-    def traction(self, selection, value, *, name: str | None = None) -> "Problem":
-        """Dead traction (force per reference area) on boundary facets; ``value`` is a
-        vector ``(n_components,)``, a field, or a function ``f(x)`` (JAX) scaled by the
-        parameter ``name`` (default 1)."""
-        return self._facet_load(Traction, selection, value, name or self._new_name("traction"),
-                                (self.space.n_components,))
-
-    def pressure(self, selection, value, *, name: str | None = None) -> "Problem":
-        """Pressure on boundary facets (pushes against the outward normal)."""
-        return self._facet_load(Pressure, selection, value, name or self._new_name("pressure"), ())
-
-    def heat_flux(self, selection, value, *, name: str | None = None) -> "Problem":
-        """Heat flux into the body through boundary facets (per unit area)."""
-        return self._facet_load(HeatFlux, selection, value, name or self._new_name("heat_flux"), ())
-
-    def convection(self, selection, h, ambient, *, name: str | None = None) -> "Problem":
-        """Convective (Robin) cooling h (T − ambient); parameters ``<name>.h`` and
-        ``<name>.ambient``."""
-        name = name or self._new_name("convection")
-        facets = self.mesh.facets(selection)
-        load = Convection(name)
-        for pname, value in zip(load.parameter_names(), (h, ambient)):
-            self._add_parameter(pname, value, ())
-        self._facet_terms.append(FacetTerm(load, facets))
-        self._invalidate()
-        return self
-
-    def body_force(self, value, *, name: str = "body_force", cells=None) -> "Problem":
-        """Force per unit volume: a vector, a per-cell/per-node field, or ``f(x)`` (JAX)."""
-        return self._volume_load(value, name, (self.space.n_components,), cells)
-
-    def heat_source(self, value, *, name: str = "heat_source", cells=None) -> "Problem":
-        """Heat generated per unit volume: a number, a field, or ``f(x)`` (JAX)."""
-        return self._volume_load(value, name, (), cells)
-
-    def point_load(self, selection, value, *, name: str | None = None) -> "Problem":
-        """A force on each selected node (``value`` per node, ``(n_components,)``)."""
-        name = name or self._new_name("point_load")
-        nodes = self.mesh.nodes(selection)
-        self._add_parameter(name, value, (self.space.n_components,), fields=False)
-        self._point_loads.append((name, nodes))
-        self._invalidate()
-        return self
-
-    def _new_name(self, base):
-        k = 0
-        while f"{base}{k or ''}" in self.params:
-            k += 1
-        return f"{base}{k or ''}"
-
-    def _add_parameter(self, name, value, point_shape, fields=True):
-        if name in self.params:
-            raise InputError(f"parameter name {name!r} is taken; pass name=... to choose another")
-        value = np.asarray(value, dtype=np.float64)
-        if not fields and value.shape != point_shape:
-            raise InputError(f"{name!r}: expected shape {point_shape}, got {value.shape}")
-        self.params[name] = value
-        self._point_shapes[name] = tuple(point_shape)
-        self._load_names.add(name)
-
-    def _split_value(self, value, point_shape):
-        if callable(value):
-            return value, np.float64(1.0), ()
-        return None, value, point_shape
-
-    def _facet_load(self, cls, selection, value, name, point_shape):
-        facets = self.mesh.facets(selection)
-        fn, stored, ps = self._split_value(value, point_shape)
-        self._add_parameter(name, stored, ps)
-        self._facet_terms.append(FacetTerm(cls(name, fn), facets))
-        self._invalidate()
-        return self
-
-    def _volume_load(self, value, name, point_shape, cells):
-        fn, stored, ps = self._split_value(value, point_shape)
-        self._add_parameter(name, stored, ps)
-        cell_ids = None if cells is None else self.mesh.cells_where(cells) if callable(cells) else np.asarray(cells)
-        self._cell_terms.append(CellTerm(VolumeLoad(name, fn), cell_ids))
-        self._invalidate()
-        return self
+    def _prescribed_values(self, value, nodes, comps) -> np.ndarray:
+        """``fix``'s value as ``(len(nodes), len(comps))`` float64, checked."""
+        n, k, c = len(nodes), len(comps), self.space.n_components
+        given = value(self.mesh.points[nodes]) if callable(value) else value
+        try:
+            vals = np.asarray(given, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise InputError(f"fix(): value must be numbers or a function of x returning numbers, got "
+                             f"{type(given).__name__}") from None
+        if callable(value) and vals.shape == (n, c) and k != c:
+            vals = vals[:, comps]
+        if vals.shape in ((), (k,), (n, k)):
+            vals = np.broadcast_to(vals, (n, k))
+        elif vals.shape == (n,) and k == 1:
+            vals = vals[:, None]
+        else:
+            source = "the function returned" if callable(value) else "value has"
+            raise InputError(f"fix(): {source} shape {vals.shape}; expected a number, {k} number(s) (one per "
+                             f"fixed component {comps.tolist()}), or one row per selected node: ({n}, {k})"
+                             + (f" or ({n},)" if k == 1 else ""))
+        bad = np.flatnonzero(~np.isfinite(vals).all(axis=1))
+        if bad.size:
+            raise ParameterError(f"fix(): the prescribed values are NaN or Inf at {bad.size} node(s): ids "
+                                 f"{nodes[bad][:10].tolist()}{' ...' if bad.size > 10 else ''}",
+                                 name="prescribed", ids=nodes[bad], where="node", admissible="finite")
+        return vals
 
     def move_nodes(self, points) -> "Problem":
         """Put the problem on moved node coordinates ``(n_nodes, dim)`` (same cells):
@@ -228,6 +157,7 @@ class Problem:
     def _invalidate(self, state=False):
         self._assembler = None
         self._energy_jit = None
+        self._free_parts = None
         if state:
             self._partition = None
 
@@ -256,6 +186,22 @@ class Problem:
                 raise InputError(f"unknown parameter {name!r}; this problem has {sorted(params)}")
             params[name] = value
         return params
+
+    def parameter_rules(self) -> list:
+        """The rules parameter values must meet: the physics' (``0 < E``...) and the
+        loads' (``0 <= h`` of a convection)."""
+        return list(self.physics.parameter_rules(self.mesh.dim)) + list(self._extra_rules)
+
+    def check_parameters(self, params: Mapping[str, Any]) -> None:
+        """Check values (any subset of the parameters) where they enter: finite, and
+        admissible by :meth:`parameter_rules`.
+
+        Raises:
+            ParameterError: naming the parameter, the offending cell / node ids and the
+                admissible range.
+        """
+        check_values(params, self._point_shapes, self.parameter_rules(), self.mesh.n_cells,
+                     self.mesh.n_nodes, cells=self.mesh.cells)
 
     def split(self, params: Mapping[str, Any]):
         """Parameters sorted by kind for the kernels (see assembly.parameters)."""
@@ -303,19 +249,30 @@ class Problem:
         Args:
             params: parameter overrides for this solve (name → value).
             load_steps: apply loads and prescribed values in this many equal increments
-                (halved automatically when Newton fails on an increment).
+                (a positive integer; halved automatically when Newton fails on one).
             initial: starting field (default: the last converged state, else zero).
-            raise_on_failure: raise NewtonError (default) or return the last iterate.
+            raise_on_failure: raise NewtonError (default), or return Newton's last iterate
+                and leave ``self.state`` marked ``converged=False`` with the reason.
 
-        The converged state (with the tangent's factorization) is kept in ``self.state``.
+        The state (with the tangent's factorization) is kept in ``self.state``.
+
+        Raises:
+            ParameterError: a parameter value is NaN/Inf or not admissible.
+            SingularJacobianError: the tangent is singular; names the global dofs, nodes
+                and components, and for unsupported parts the free rigid-body modes.
+            NewtonError: Newton stopped without converging (``raise_on_failure``).
         """
+        if isinstance(load_steps, bool) or not isinstance(load_steps, (int, np.integer)) or load_steps < 1:
+            raise InputError(f"load_steps must be a positive integer (1 = apply the full load at once), "
+                             f"got {load_steps!r}")
         params = self.parameters(params)
+        self.check_parameters(params)
         part = self.partition
         if part.free.size == self.space.n_dofs and not self.physics_allows_no_supports():
             _log.info("no Dirichlet conditions: the tangent may be singular (rigid-body modes)")
         if initial is not None:
             u0 = self.space.as_vector(initial)
-        elif self.state is not None and self.state.u.size == self.space.n_dofs:
+        elif self.state is not None and self.state.converged and self.state.u.size == self.space.n_dofs:
             u0 = self.state.u.copy()
         else:
             u0 = np.zeros(self.space.n_dofs)
@@ -326,8 +283,10 @@ class Problem:
             # already the one at the solution, so don't assemble and factorize it again.
             options = replace(options, refactor_at_solution=False)
 
+        probed = []
+
         def solve_at(load_factor, u_start_free):
-            scaled = {k: (np.asarray(v) * load_factor if k in self._load_names else v) for k, v in params.items()}
+            scaled = {k: (scale_value(v, load_factor) if k in self._load_names else v) for k, v in params.items()}
             values = prescribed * load_factor
             split = self.split(scaled)
             f_point = self.external_point_forces(scaled)[part.free]
@@ -337,22 +296,45 @@ class Problem:
 
             def residual_and_jacobian(u_free):
                 r, K = self.assembler.residual_and_tangent(part.expand(u_free, values), split)
-                return r[part.free] - f_point, part.free_block(K)
+                K_free = part.free_block(K)
+                if not probed:
+                    probed.append(True)
+                    self._refuse_free_motions(K_free)
+                return r[part.free] - f_point, K_free
 
             return newton(residual, residual_and_jacobian, u_start_free, options=options,
                           linear_solver=self.linear_solver, raise_on_failure=raise_on_failure,
                           energy=self._energy_merit(scaled, split, values, f_point))
 
         u0_free = u0[part.free]
-        if load_steps <= 1:
-            results = [solve_at(1.0, u0_free)]
-        else:
-            stepping = load_stepping(solve_at, u0_free, n_steps=load_steps, raise_on_failure=raise_on_failure)
-            results = list(stepping.results)
-        final = results[-1]
-        u = part.expand(final.u, prescribed)
-        if final.converged:
+        try:
+            if load_steps == 1:
+                final = solve_at(1.0, u0_free)
+                results, converged = [final], final.converged
+                reason, message = final.reason, final.message
+            else:
+                stepping = load_stepping(solve_at, u0_free, n_steps=load_steps, raise_on_failure=raise_on_failure)
+                results, converged = list(stepping.results), stepping.converged
+                final = results[-1] if results else None
+                reason = final.reason if converged else (stepping.cutbacks[-1].reason if stepping.cutbacks
+                                                         else "max_iterations")
+                message = final.message if converged else stepping.message
+        except SingularJacobianError:
+            raise
+        except NewtonError as error:
+            if error.reason == "singular":
+                raise singular_jacobian_error(self, error) from error
+            raise
+        if converged:
+            u = part.expand(final.u, prescribed)
             self.state = State(u=u, params=params, factorization=final.factorization, newton=results)
+            return self.space.as_field(u)
+        last = final.u if load_steps == 1 else (stepping.u if stepping.u is not None else u0_free)
+        u = part.expand(last, prescribed * (1.0 if load_steps == 1 else (stepping.load_factors or [0.0])[-1]))
+        self.state = State(u=u, params=params, factorization=None, newton=results, converged=False,
+                           reason=reason, message=message)
+        _log.warning("Problem.solve did not converge (%s); returning the last iterate, marked "
+                     "problem.state.converged = False: %s", reason, message)
         return self.space.as_field(u)
 
     def _energy_merit(self, params, split, prescribed_values, f_point_free):
@@ -372,6 +354,22 @@ class Problem:
             return float(self._energy_jit(jnp.asarray(u), split)) - float(f_ext @ u)
 
         return energy
+
+    def _refuse_free_motions(self, K_free) -> None:
+        """Before the first factorization of a solve: raise SingularJacobianError when a
+        node belongs to no cell or the supports leave a part of the mesh a motion that
+        the tangent does not resist (checked with a few mat-vecs, so springs and
+        convection that hold a part are honoured). A direct solver would otherwise return
+        an arbitrary rigid motion for a consistent load, and CG iterate to its limit."""
+        part = self.partition
+        c = self.space.n_components
+        orphans = orphan_nodes(self.mesh.n_nodes, self.mesh.cells)
+        loose = orphans.size and not np.all(np.isin((orphans[:, None] * c + np.arange(c)).ravel(), part.prescribed))
+        if self._free_parts is None:
+            self._free_parts = free_parts(self.mesh.points, self.mesh.cells, c, part.prescribed)
+        unheld = null_motions(self, K_free, self._free_parts) if self._free_parts else []
+        if loose or unheld:
+            raise singular_jacobian_error(self, parts=unheld)
 
     def physics_allows_no_supports(self) -> bool:
         """True when a problem without Dirichlet conditions is still well posed (e.g. a

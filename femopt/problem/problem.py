@@ -26,7 +26,7 @@ from ..fem.space import FunctionSpace
 from ..mesh.mesh import Mesh
 from ..physics.loads import Convection
 from ..solvers.continuation import load_stepping
-from ..solvers.linear import make_solver
+from ..solvers.linear import SolverContext, make_solver
 from ..solvers.newton import NewtonOptions, newton
 from .loads import LoadMethods
 from .supports import free_parts, null_motions, orphan_nodes, singular_jacobian_error
@@ -284,6 +284,7 @@ class Problem(LoadMethods):
             options = replace(options, refactor_at_solution=False)
 
         probed = []
+        solver = self.bound_linear_solver()
 
         def solve_at(load_factor, u_start_free):
             scaled = {k: (scale_value(v, load_factor) if k in self._load_names else v) for k, v in params.items()}
@@ -303,7 +304,7 @@ class Problem(LoadMethods):
                 return r[part.free] - f_point, K_free
 
             return newton(residual, residual_and_jacobian, u_start_free, options=options,
-                          linear_solver=self.linear_solver, raise_on_failure=raise_on_failure,
+                          linear_solver=solver, raise_on_failure=raise_on_failure,
                           energy=self._energy_merit(scaled, split, values, f_point))
 
         u0_free = u0[part.free]
@@ -354,6 +355,18 @@ class Problem(LoadMethods):
             return float(self._energy_jit(jnp.asarray(u), split)) - float(f_ext @ u)
 
         return energy
+
+    def bound_linear_solver(self):
+        """``linear_solver`` bound to this problem's system (free dofs, node coordinates,
+        symmetry): "auto" makes its choice here, CG + AMG gets the near-null space. Kept
+        while the supports and the solver stay the same, so a preconditioner can be reused
+        from one solve to the next."""
+        key = (id(self.linear_solver), id(self.partition))
+        if getattr(self, "_bound", None) is None or self._bound[0] != key:
+            symmetric = bool(getattr(self.physics, "symmetric", False))
+            context = SolverContext(self.mesh.points, self.space.n_components, self.partition.free, symmetric)
+            self._bound = (key, self.linear_solver.with_context(context))
+        return self._bound[1]
 
     def _refuse_free_motions(self, K_free) -> None:
         """Before the first factorization of a solve: raise SingularJacobianError when a

@@ -20,6 +20,8 @@ from femopt.errors import InputError
 from femopt.solvers.linear_base import Factorization, LinearSolver
 from femopt.solvers.linear_direct import DirectFactorization, DirectSolver
 from femopt.solvers.linear_iterative import CGFactorization, CGSolver, import_pyamg
+from femopt.solvers.reuse import PreconditionerReuse
+from femopt.solvers.selection import AutoSolver, SolverContext
 
 __all__ = [
     "LinearSolver",
@@ -28,6 +30,9 @@ __all__ = [
     "DirectFactorization",
     "CGSolver",
     "CGFactorization",
+    "AutoSolver",
+    "SolverContext",
+    "PreconditionerReuse",
     "make_solver",
     "SOLVER_NAMES",
     "AUTO_DIRECT_MAX_DOFS",
@@ -49,10 +54,11 @@ def make_solver(method="auto", *, n_hint=None, **options) -> LinearSolver:
     Args:
         method: ``"direct"`` (:class:`DirectSolver`), ``"cg"`` (:class:`CGSolver`),
             ``"auto"`` / ``None``, or a :class:`LinearSolver` instance (returned as is).
-            ``"auto"`` picks the direct solver below :data:`AUTO_DIRECT_MAX_DOFS`
-            unknowns (or when ``n_hint`` is not given) and CG with AMG above it if pyamg
-            is installed — direct otherwise. CG assumes a symmetric positive definite
-            matrix, so for large nonsymmetric problems ask for ``"direct"``.
+            ``"auto"`` gives an :class:`AutoSolver`, which chooses when a problem binds it
+            to its system (:class:`SolverContext`: dimension, size, symmetry, near-null
+            space; see :mod:`femopt.solvers.selection`). With options, "auto" picks at once
+            by ``n_hint``: direct below :data:`AUTO_DIRECT_MAX_DOFS` unknowns, CG with
+            AMG above it if pyamg is installed.
         n_hint: number of unknowns, used by ``"auto"`` only.
         **options: keyword arguments of the chosen solver's constructor.
 
@@ -70,6 +76,8 @@ def make_solver(method="auto", *, n_hint=None, **options) -> LinearSolver:
     if method not in SOLVER_NAMES:
         raise InputError(f"unknown linear solver {method!r}; choose one of {SOLVER_NAMES} "
                          "or pass a LinearSolver instance")
+    if method == "auto" and not options:
+        return AutoSolver(n_hint)
     if method == "auto":
         large = n_hint is not None and n_hint > AUTO_DIRECT_MAX_DOFS
         if large and import_pyamg() is not None:

@@ -170,6 +170,13 @@ class LinearSolver(abc.ABC):
         """
         return self._factorize(as_square_csr(A))
 
+    def with_context(self, context) -> "LinearSolver":
+        """This solver configured for a system described by a
+        :class:`~femopt.solvers.selection.SolverContext` (node coordinates, components,
+        free dofs, symmetry): e.g. CG with AMG takes the near-null space from it, "auto"
+        makes its choice. The default: the solver itself."""
+        return self
+
     @abc.abstractmethod
     def _factorize(self, A: sp.csr_matrix) -> Factorization:
         """Backend factorization of a validated canonical float64 CSR matrix."""

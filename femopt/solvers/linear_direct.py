@@ -312,6 +312,12 @@ class DirectSolver(LinearSolver):
         """Backend used for symmetric matrices: ``"cholmod"``, ``"pardiso"`` or ``"superlu"``."""
         return self._fast_path[0] if self._fast_path else "superlu"
 
+    def backend_for(self, n: int) -> str:
+        """The backend a symmetric ``n x n`` matrix would be factorized with."""
+        if self._fast_path is not None and (self.backend != "auto" or n >= AUTO_FAST_PATH_MIN_DOFS):
+            return self._fast_path[0]
+        return "superlu"
+
     def _factorize(self, A):
         symmetric = is_symmetric(A) if self.symmetric == "auto" else self.symmetric
         if self._fast_path is not None and (self.backend != "auto" or A.shape[0] >= AUTO_FAST_PATH_MIN_DOFS):

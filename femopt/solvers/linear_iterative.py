@@ -16,6 +16,7 @@ import scipy.sparse.linalg as spla
 
 from femopt.errors import InputError, SingularMatrixError, SolverError
 from femopt.solvers.linear_base import Factorization, LinearSolver, format_dofs
+from femopt.solvers.reuse import PreconditionerReuse
 
 __all__ = ["CGSolver", "CGFactorization", "PRECONDITIONERS"]
 
@@ -58,9 +59,11 @@ class CGFactorization(Factorization):
         last_iterations: CG iterations of the most recent solve, one per right-hand side.
     """
 
-    def __init__(self, matrix, preconditioner, apply, *, rtol, atol, maxiter):
+    def __init__(self, matrix, preconditioner, apply, *, rtol, atol, maxiter, reuse=None, reused=False):
         super().__init__(matrix, f"cg+{preconditioner}")
         self.preconditioner = preconditioner
+        self.reused = reused
+        self._reuse = reuse
         n = matrix.shape[0]
         # Every preconditioner here is symmetric, so it serves A and A^T alike.
         self._M = spla.LinearOperator((n, n), matvec=apply, dtype=np.float64)
@@ -78,6 +81,8 @@ class CGFactorization(Factorization):
         self.last_iterations = []
         for j in range(columns.shape[1]):
             x[:, j] = self._solve_one(operator, columns[:, j], None if starts is None else starts[:, j])
+        if self._reuse is not None and self.last_iterations:
+            self._reuse.record(max(self.last_iterations))
         return x.reshape(b.shape)
 
     def _solve_from(self, b, guess):
@@ -118,8 +123,10 @@ class CGSolver(LinearSolver):
 
     Args:
         preconditioner: ``"amg"`` (pyamg smoothed aggregation; Jacobi with a logged
-            warning when pyamg is not installed), ``"jacobi"`` (diagonal), or ``"ilu"``
-            (SciPy ``spilu``, symmetrized; cheap to build, weaker than AMG in 3D).
+            warning when pyamg is not installed), ``"jacobi"`` (diagonal), ``"ilu"``
+            (SciPy ``spilu``, symmetrized; cheap to build, weaker than AMG in 3D), or an
+            object with ``setup(A) -> apply`` (``apply(v) -> M⁻¹v``, symmetric positive
+            definite) and optionally a ``name``, e.g. a geometric multigrid.
         rtol: relative residual tolerance, ``||A x - b|| <= max(rtol ||b||, atol)``.
         atol: absolute residual tolerance.
         maxiter: iteration limit per right-hand side (``None``: SciPy's ``10 n``).
@@ -127,15 +134,20 @@ class CGSolver(LinearSolver):
             modes of elasticity (k = 3 in 2D, 6 in 3D); ignored by the other
             preconditioners.
         ilu_drop_tol, ilu_fill_factor: ``spilu`` parameters.
+        reuse: a :class:`~femopt.solvers.reuse.PreconditionerReuse` policy: later
+            factorizations of matrices of the same size reuse the last preconditioner
+            until CG iterations grow (``True``: the default policy; None: set up anew at
+            every factorization). Solvers bound by "auto" reuse by default.
 
     Raises (from solves):
         SolverError: CG did not reach the tolerance (names iterations and residual).
     """
 
     def __init__(self, preconditioner="amg", *, rtol=1e-10, atol=0.0, maxiter=None,
-                 near_nullspace=None, ilu_drop_tol=1e-4, ilu_fill_factor=10.0):
-        if preconditioner not in PRECONDITIONERS:
-            raise InputError(f"unknown CG preconditioner {preconditioner!r}; choose one of {PRECONDITIONERS}")
+                 near_nullspace=None, ilu_drop_tol=1e-4, ilu_fill_factor=10.0, reuse=None):
+        if not (preconditioner in PRECONDITIONERS or callable(getattr(preconditioner, "setup", None))):
+            raise InputError(f"unknown CG preconditioner {preconditioner!r}; choose one of {PRECONDITIONERS} "
+                             "or pass an object with setup(A) -> apply(v)")
         if not rtol > 0 or not atol >= 0:
             raise InputError(f"CG tolerances must be rtol > 0 and atol >= 0, got rtol={rtol!r}, atol={atol!r}")
         if maxiter is not None and (int(maxiter) != maxiter or maxiter < 1):
@@ -153,10 +165,39 @@ class CGSolver(LinearSolver):
         self.near_nullspace = near_nullspace
         self.ilu_drop_tol = ilu_drop_tol
         self.ilu_fill_factor = ilu_fill_factor
+        if reuse is True:
+            reuse = PreconditionerReuse()
+        if reuse is not None and not isinstance(reuse, PreconditionerReuse):
+            raise InputError(f"reuse must be None, True or a PreconditionerReuse, got {reuse!r}")
+        self.reuse = reuse
         self._warned_no_pyamg = False
 
+    def with_context(self, context):
+        """A copy told the near-null space of the free dofs (AMG; when none was given),
+        with a preconditioner-reuse policy of its own."""
+        modes = self.near_nullspace
+        if self.preconditioner == "amg" and modes is None:
+            modes = context.near_nullspace
+        return CGSolver(self.preconditioner, rtol=self.rtol, atol=self.atol, maxiter=self.maxiter,
+                        near_nullspace=modes, ilu_drop_tol=self.ilu_drop_tol,
+                        ilu_fill_factor=self.ilu_fill_factor,
+                        reuse=self.reuse if self.reuse is not None else PreconditionerReuse())
+
     def _factorize(self, A):
+        if self.reuse is not None and self.reuse.usable(A.shape[0]):
+            name = getattr(self.preconditioner, "name", self.preconditioner)
+            return CGFactorization(A, name, self.reuse.get(), rtol=self.rtol, atol=self.atol,
+                                   maxiter=self.maxiter, reuse=self.reuse, reused=True)
+        factorization = self._set_up(A)
+        if self.reuse is not None:
+            self.reuse.keep(factorization._M.matvec, A.shape[0])
+            factorization._reuse = self.reuse
+        return factorization
+
+    def _set_up(self, A):
         kind = self.preconditioner
+        if not isinstance(kind, str):
+            return self._factorization(A, getattr(kind, "name", type(kind).__name__), kind.setup(A))
         if kind == "amg":
             pyamg = import_pyamg()
             if pyamg is not None:

@@ -251,8 +251,9 @@ def test_direct_rejects_bad_input():
 
 # -- make_solver ---------------------------------------------------------------------
 def test_make_solver_names_and_instances():
-    assert isinstance(make_solver(None), DirectSolver)
-    assert isinstance(make_solver("auto", n_hint=1000), DirectSolver)
+    assert isinstance(make_solver(None), linear.AutoSolver)
+    assert isinstance(make_solver("auto", n_hint=1000), linear.AutoSolver)
+    assert isinstance(make_solver("auto", n_hint=1000, symmetric=True), DirectSolver)
     assert isinstance(make_solver("cg", preconditioner="jacobi"), CGSolver)
     solver = DirectSolver()
     assert make_solver(solver) is solver
@@ -264,13 +265,16 @@ def test_make_solver_names_and_instances():
         make_solver("direct", preconditioner="amg")
 
 
-def test_make_solver_auto_for_large_problems(monkeypatch):
+def test_auto_solver_without_context_picks_by_size(monkeypatch):
+    from femopt.solvers import linear_iterative
+
     n = linear.AUTO_DIRECT_MAX_DOFS + 1
-    monkeypatch.setattr(linear, "import_pyamg", lambda: None)
-    assert isinstance(make_solver("auto", n_hint=n), DirectSolver)
-    monkeypatch.setattr(linear, "import_pyamg", lambda: types.ModuleType("pyamg"))
-    solver = make_solver("auto", n_hint=n)
+    monkeypatch.setattr(linear_iterative, "import_pyamg", lambda: None)
+    assert isinstance(linear.AutoSolver(n).choose(None)[0], DirectSolver)
+    monkeypatch.setattr(linear_iterative, "import_pyamg", lambda: types.ModuleType("pyamg"))
+    solver = linear.AutoSolver(n).choose(None)[0]
     assert isinstance(solver, CGSolver) and solver.preconditioner == "amg"
+    assert isinstance(linear.AutoSolver(1000).choose(None)[0], DirectSolver)
 
 
 # -- conjugate gradients -------------------------------------------------------------

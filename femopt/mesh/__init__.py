@@ -1,10 +1,15 @@
 """The mesh layer: :class:`Mesh`, structured and mapped generators, quality checks and
 meshio-based reading and writing.
 
+A mesh built with ``check=True`` (the default) or read from a file is searched for
+coincident nodes (a crack; see :mod:`femopt.mesh.coincident`); generators skip the search
+and check the memory they will need first (see :mod:`femopt.mesh.lattice`).
+
 Node ordering is VTK / meshio's for every cell type (see :mod:`femopt.mesh.cell_types`);
 "node" is a mesh point, "cell" a mesh element, and a facet is ``(cell id, local facet id)``.
 """
 from .cell_types import CELL_TYPES, CellType, cell_type
+from .coincident import CoincidentNodesWarning
 from .generators import box, rectangle
 from .generators_mapped import plate_with_hole, quarter_annulus
 from .io import read, write
@@ -14,7 +19,7 @@ from .quality import (cell_jacobian_signs, cell_measures, corner_jacobians, dege
 from .reference import reference_nodes
 
 __all__ = [
-    "Mesh", "CellType", "CELL_TYPES", "cell_type",
+    "Mesh", "CellType", "CELL_TYPES", "cell_type", "CoincidentNodesWarning",
     "rectangle", "box", "quarter_annulus", "plate_with_hole",
     "read", "write",
     "corner_jacobians", "cell_jacobian_signs", "inverted_cells", "degenerate_cells",

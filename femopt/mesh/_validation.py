@@ -14,6 +14,8 @@ from ._ids import describe_ids
 from .cell_types import CellType
 from ..errors import InputError, MeshError
 
+_CHUNK = 1 << 14
+
 
 def as_points(points, ctype: CellType) -> np.ndarray:
     array = np.asarray(points)
@@ -55,12 +57,19 @@ def reusable(array: np.ndarray, dtype) -> bool:
 
 
 def check_connectivity(cells: np.ndarray, ctype: CellType, n_nodes: int) -> None:
-    bad = np.flatnonzero(np.any((cells < 0) | (cells >= n_nodes), axis=1))
+    """Node ids in range and no node twice in a cell; chunked, so that its temporaries
+    (a sorted copy of the cells) stay small for a large mesh."""
+    outside, repeated = [], []
+    for start in range(0, len(cells), _CHUNK):
+        part = cells[start:start + _CHUNK]
+        outside.append(start + np.flatnonzero(np.any((part < 0) | (part >= n_nodes), axis=1)))
+        ordered = np.sort(part, axis=1)
+        repeated.append(start + np.flatnonzero(np.any(ordered[:, 1:] == ordered[:, :-1], axis=1)))
+    bad = np.concatenate(outside)
     if bad.size:
         raise MeshError(f"{bad.size} cell(s) reference node ids outside 0..{n_nodes - 1}: "
                         f"cell ids {describe_ids(bad)}", cells=bad)
-    ordered = np.sort(cells, axis=1)
-    bad = np.flatnonzero(np.any(ordered[:, 1:] == ordered[:, :-1], axis=1))
+    bad = np.concatenate(repeated)
     if bad.size:
         raise MeshError(f"{bad.size} {ctype.name} cell(s) list a node twice: cell ids "
                         f"{describe_ids(bad)}", cells=bad)

@@ -33,9 +33,14 @@ def rectangle(size: Sequence[float] = (1.0, 1.0), shape: Sequence[int] = (10, 10
     Returns:
         A mesh with facet and node tags ``xmin, xmax, ymin, ymax``; ``(nx+1)(ny+1)``
         nodes for linear cells, nodes numbered x fastest.
+
+    Raises:
+        InputError: bad arguments.
+        ResourceError: the mesh would not fit in the available memory (estimated before
+            anything is allocated; ``FEMOPT_MEMORY_LIMIT`` overrides what is available).
     """
     ctype = generator_cell(cell, ("tri3", "tri6", "quad4", "quad8", "quad9"), "rectangle")
-    return _block(size, shape, ctype, origin, 2)
+    return _block(size, shape, ctype, origin, 2, "rectangle")
 
 
 def box(size: Sequence[float] = (1.0, 1.0, 1.0), shape: Sequence[int] = (10, 10, 10),
@@ -51,12 +56,17 @@ def box(size: Sequence[float] = (1.0, 1.0, 1.0), shape: Sequence[int] = (10, 10,
 
     Returns:
         A mesh with facet and node tags ``xmin, xmax, ymin, ymax, zmin, zmax``.
+
+    Raises:
+        InputError: bad arguments.
+        ResourceError: the mesh would not fit in the available memory (estimated before
+            anything is allocated; ``FEMOPT_MEMORY_LIMIT`` overrides what is available).
     """
     ctype = generator_cell(cell, ("tet4", "tet10", "hex8", "hex20", "hex27"), "box")
-    return _block(size, shape, ctype, origin, 3)
+    return _block(size, shape, ctype, origin, 3, "box")
 
 
-def _block(size, shape, ctype: CellType, origin, dim: int) -> Mesh:
+def _block(size, shape, ctype: CellType, origin, dim: int, name: str) -> Mesh:
     size = positive_floats(size, dim, "size")
     shape = positive_ints(shape, dim, "shape")
     origin = np.asarray(origin, dtype=np.float64)
@@ -69,7 +79,8 @@ def _block(size, shape, ctype: CellType, origin, dim: int) -> Mesh:
         last = ctype.order * shape[k]
         sides[f"{_AXES[k]}min"] = lambda index, k=k: index[:, k] == 0
         sides[f"{_AXES[k]}max"] = lambda index, k=k, last=last: index[:, k] == last
-    return lattice_mesh(shape, ctype, values, None, sides)
+    return lattice_mesh(shape, ctype, values, None, sides,
+                        lambda boxes: f"{name}(shape={boxes}, cell={ctype.name!r})")
 
 
 def generator_cell(cell, allowed: Sequence[str], generator: str) -> CellType:

@@ -49,6 +49,10 @@ def quarter_annulus(r_inner: float, r_outer: float, shape: Sequence[int] = (4, 8
         A mesh with facet and node tags ``inner, outer`` (the arcs), ``xsym`` (the side
         on x = 0), ``ysym`` (the side on y = 0), and with ``height`` also ``zmin, zmax``.
         Angles run counterclockwise, so cells are positively oriented.
+
+    Raises:
+        InputError: bad arguments.
+        ResourceError: the mesh would not fit in the available memory (checked first).
     """
     radii = positive_floats((r_inner, r_outer), 2, "(r_inner, r_outer)")
     if not radii[0] < radii[1]:
@@ -80,7 +84,11 @@ def quarter_annulus(r_inner: float, r_outer: float, shape: Sequence[int] = (4, 8
         xy = [params[:, 0] * cos, params[:, 0] * sin]
         return np.stack(xy + [params[:, 2]] if solid else xy, axis=1)
 
-    return lattice_mesh(box_shape, ctype, values, polar, sides)
+    def describe(boxes):
+        return (f"quarter_annulus(shape={tuple(boxes[:2])}, cell={ctype.name!r}"
+                + (f", n_height={boxes[2]})" if solid else ")"))
+
+    return lattice_mesh(box_shape, ctype, values, polar, sides, describe)
 
 
 def plate_with_hole(width: float, height: float, radius: float,
@@ -106,6 +114,10 @@ def plate_with_hole(width: float, height: float, radius: float,
     Returns:
         A mesh with facet and node tags ``hole``, ``xmax`` (x = width), ``ymax``
         (y = height), ``xsym`` (x = 0) and ``ysym`` (y = 0).
+
+    Raises:
+        InputError: bad arguments.
+        ResourceError: the mesh would not fit in the available memory (checked first).
     """
     width, height, radius = positive_floats((width, height, radius), 3, "(width, height, radius)")
     if not radius < min(width, height):
@@ -149,4 +161,6 @@ def plate_with_hole(width: float, height: float, radius: float,
         "ysym": lambda index: index[:, 1] == 0,
         "xsym": lambda index: index[:, 1] == j_last,
     }
-    return lattice_mesh((n_radial, n_around), ctype, values, blend, sides)
+    # Only the memory refusal calls describe, with the shape as given or a coarser one.
+    return lattice_mesh((n_radial, n_around), ctype, values, blend, sides,
+                        lambda boxes: f"plate_with_hole(shape={(boxes[1], boxes[0])}, cell={ctype.name!r})")

@@ -14,6 +14,7 @@ import numpy as np
 from ._validation import (as_cells, as_facets, as_ids, as_points, as_selected_ids, as_tag_dict,
                           check_connectivity, tag_name)
 from .cell_types import CellType, cell_type as _lookup
+from .coincident import check_mode, find_coincident, merge_coincident, report_coincident
 from .quality import check_cells
 from .topology import boundary_facets, unique_facets
 from ..errors import InputError, MeshError
@@ -36,7 +37,11 @@ class Mesh:
         facet_tags: ``{name: (n, 2) (cell id, local facet id)}``.
         cell_tags: ``{name: cell ids}``.
         check: also reject inverted and degenerate cells (corner Jacobians; see
-            :mod:`femopt.mesh.quality`).
+            :mod:`femopt.mesh.quality`) and look for coincident nodes.
+        coincident: with ``check``, what distinct nodes at one position used by
+            different cells (a crack; see :mod:`femopt.mesh.coincident`) do: ``"warn"``
+            (a :class:`~femopt.mesh.coincident.CoincidentNodesWarning`), ``"error"``
+            (:class:`MeshError`) or ``"ignore"`` (an intended crack).
 
     Attributes:
         points: ``(n_nodes, dim)`` float64, read-only.
@@ -49,11 +54,12 @@ class Mesh:
     Raises:
         MeshError: wrong shapes or dtypes, node ids out of range, repeated nodes in a
             cell, non-finite coordinates, a spatial dimension below the cell dimension,
-            malformed tags; with ``check=True`` also inverted or degenerate cells.
+            malformed tags; with ``check=True`` also inverted or degenerate cells, and
+            coincident nodes with ``coincident="error"``.
     """
 
     def __init__(self, points, cells, cell_type, *, node_tags=None, facet_tags=None,
-                 cell_tags=None, check: bool = True):
+                 cell_tags=None, check: bool = True, coincident: str = "warn"):
         try:
             ctype = _lookup(cell_type)
         except ValueError as error:
@@ -61,8 +67,11 @@ class Mesh:
         cells = as_cells(cells, ctype)
         points = as_points(points, ctype)
         check_connectivity(cells, ctype, len(points))
+        check_mode(coincident)
         if check:
             check_cells(points, cells, ctype)
+            if coincident != "ignore":
+                report_coincident(*find_coincident(points, cells, ctype), coincident)
         points.flags.writeable = False
         cells.flags.writeable = False
         self.points: np.ndarray = points
@@ -235,13 +244,38 @@ class Mesh:
             mesh._cache = dict(self._cache)
         return mesh
 
+    def coincident_nodes(self, tol: float | None = None) -> np.ndarray:
+        """Pairs of distinct nodes, both used by cells, at most ``tol`` apart (default
+        ``1e-8`` times the shortest cell edge), ``(n_pairs, 2)`` int64 ``(lower, higher)``."""
+        return find_coincident(self.points, self.cells, self.cell_type, tol)[0]
+
+    def merge_coincident(self, tol: float | None = None) -> "Mesh":
+        """The mesh with coincident nodes welded (see :meth:`coincident_nodes`).
+
+        Each group of coincident nodes becomes its lowest id, at that node's position; the
+        other nodes of the group are removed and the remaining nodes renumbered in their
+        order. Node tags are remapped; cells keep their ids and order, so cell and facet
+        tags are unchanged. Returns ``self`` when nothing is coincident.
+
+        Raises:
+            MeshError: a cell would list one node twice (two of its own nodes coincide),
+                naming the cells.
+        """
+        merged = merge_coincident(self.points, self.cells, self.cell_type, self.node_tags, tol)
+        if merged is None:
+            return self
+        points, cells, node_tags = merged
+        return self._replace(points=points, cells=cells, node_tags=node_tags)
+
     def with_points(self, points) -> "Mesh":
         """The same cells and tags on new coordinates ``(n_nodes, dim)``, validated
         (including inverted / degenerate cells)."""
         points = np.asarray(points)
         if points.ndim != 2 or points.shape[0] != self.n_nodes:
             raise MeshError(f"with_points expects ({self.n_nodes}, dim) points, got shape {points.shape}")
-        return self._replace(points=points, check=True)
+        # Topology is unchanged, so coincident nodes are not searched again (this runs in
+        # every step of a shape optimization).
+        return self._replace(points=points, check=True, coincident="ignore")
 
     def tag_nodes(self, name: str, selection) -> "Mesh":
         """A new mesh with node tag ``name`` set to ``self.nodes(selection)``."""

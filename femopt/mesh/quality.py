@@ -22,9 +22,13 @@ from .reference import reference_nodes
 from ..errors import MeshError
 
 __all__ = ["corner_jacobians", "cell_jacobian_signs", "inverted_cells", "degenerate_cells",
-           "cell_measures", "check_cells"]
+           "cell_measures", "check_cells", "corner_edge_pairs"]
 
 DEGENERATE_RTOL = 1e-12
+# check_cells works through the cells in chunks of this many: its temporaries (about 450
+# bytes per hex8 cell) stay a few MiB instead of several times the mesh; smaller chunks
+# are also faster (they stay in cache).
+CHECK_CHUNK = 1 << 13
 
 
 def _corner_edges(ctype: CellType) -> np.ndarray:
@@ -43,6 +47,16 @@ def _corner_edges(ctype: CellType) -> np.ndarray:
             partner = int(np.flatnonzero(np.all(ref == flipped, axis=1))[0])
             edges[c, k] = (c, partner) if ref[c, k] > 0 else (partner, c)
     return edges
+
+
+def corner_edge_pairs(ctype: CellType) -> np.ndarray:
+    """The edges between corners of a cell, ``(n_edges, 2)`` local node ids: every corner
+    pair for simplices, the edges along the reference axes for quads and hexes."""
+    edges = _corner_edges(ctype).reshape(-1, 2)
+    if ctype.family == "simplex":
+        edges = np.array([(a, b) for a in range(ctype.n_corners) for b in range(a + 1, ctype.n_corners)],
+                         dtype=np.int64)
+    return np.unique(np.sort(edges, axis=1), axis=0)
 
 
 def _determinant(M) -> np.ndarray:
@@ -158,16 +172,25 @@ def _nested(J: np.ndarray) -> list:
 
 
 def check_cells(points: np.ndarray, cells: np.ndarray, cell_type) -> None:
-    """Raise :class:`MeshError` listing the inverted cells, else the degenerate ones."""
+    """Raise :class:`MeshError` listing the inverted cells, else the degenerate ones.
+
+    Works in chunks of ``CHECK_CHUNK`` cells, so that checking a large mesh needs little
+    memory beyond the mesh itself."""
     ctype = _lookup(cell_type)
-    jac = corner_jacobians(points, cells, ctype)
-    bad = np.flatnonzero(np.any(jac < 0.0, axis=1))
+    inverted, degenerate = [], []
+    for start in range(0, len(cells), CHECK_CHUNK):
+        part = cells[start:start + CHECK_CHUNK]
+        jac = corner_jacobians(points, part, ctype)
+        inverted.append(start + np.flatnonzero(np.any(jac < 0.0, axis=1)))
+        if not inverted[-1].size:
+            degenerate.append(start + _degenerate(points, part, ctype, jac, DEGENERATE_RTOL))
+    bad = np.concatenate(inverted or [np.zeros(0, dtype=np.int64)])
     if bad.size:
         raise MeshError(
             f"{bad.size} inverted {ctype.name} cell(s) (negative corner Jacobian: corners "
             f"clockwise or inside out; expected VTK ordering, counterclockwise in 2D): "
             f"cell ids {describe_ids(bad)}", cells=bad)
-    bad = _degenerate(points, cells, ctype, jac, DEGENERATE_RTOL)
+    bad = np.concatenate(degenerate or [np.zeros(0, dtype=np.int64)])
     if bad.size:
         raise MeshError(
             f"{bad.size} degenerate {ctype.name} cell(s) (corner Jacobian ~ 0: collapsed "

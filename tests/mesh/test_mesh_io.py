@@ -27,9 +27,11 @@ MESHES = {
 }
 
 
-@pytest.mark.parametrize("suffix", [".vtu", ".vtk", ".msh"])
+@pytest.mark.parametrize("suffix", [".vtu", ".vtk", ".msh", ".xdmf"])
 @pytest.mark.parametrize("label", list(MESHES))
 def test_round_trip_keeps_cells_and_tags(tmp_path, suffix, label):
+    if suffix == ".xdmf":
+        pytest.importorskip("h5py")
     mesh = MESHES[label]()
     path = tmp_path / f"mesh{suffix}"
     write(path, mesh)
@@ -50,7 +52,7 @@ def test_interior_facet_keeps_its_side(tmp_path):
     mesh = rectangle(size=(2.0, 1.0), shape=(2, 1), cell="quad4")
     for chosen in ([[0, 1]], [[1, 3]]):  # the shared edge, seen from cell 0 or from cell 1
         tagged = mesh.tag_facets("cut", np.array(chosen))
-        for suffix in (".vtu", ".msh"):
+        for suffix in (".vtu", ".msh") + ((".xdmf",) if _has_h5py() else ()):
             write(tmp_path / f"m{suffix}", tagged)
             assert read(tmp_path / f"m{suffix}").facet_tags["cut"].tolist() == chosen
 
@@ -196,6 +198,14 @@ def test_write_errors_name_the_file(tmp_path):
         write(mesh, tmp_path / "x.vtu")
 
 
+def _has_h5py():
+    try:
+        import h5py  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
 def test_xdmf_round_trip(tmp_path):
     pytest.importorskip("h5py")
     mesh = _tagged_rectangle()
@@ -203,3 +213,22 @@ def test_xdmf_round_trip(tmp_path):
     back = read(tmp_path / "m.xdmf")
     assert np.array_equal(back.facet_tags["middle"], mesh.facet_tags["middle"])
     assert np.array_equal(back.cell_tags["left"], mesh.cell_tags["left"])
+
+
+def test_xdmf_is_one_grid_with_facet_bit_masks(tmp_path):
+    # meshio writes several cell blocks as a "Mixed" topology that it cannot read back:
+    # femopt's XDMF holds the volume cells only, facet tags as per-cell bit masks.
+    pytest.importorskip("h5py")
+    mesh = rectangle(shape=(2, 1), cell="quad4").tag_facets("cut", np.array([[1, 3]]))
+    write(tmp_path / "m.xdmf", mesh, cell_data={"density": np.array([0.5, 1.0])})
+    text = (tmp_path / "m.xdmf").read_text()
+    assert "Mixed" not in text and 'TopologyType="Quadrilateral"' in text
+    raw = meshio.read(tmp_path / "m.xdmf")
+    assert [block.type for block in raw.cells] == ["quad"]
+    # cell 1: local facet 3 (the shared edge) and 1 (xmax); cell 0: local facet 3 (xmin)
+    assert raw.cell_data["facet_bits:cut"][0].tolist() == [0, 1 << 3]
+    assert raw.cell_data["facet_bits:xmax"][0].tolist() == [0, 1 << 1]
+    assert raw.cell_data["facet_bits:xmin"][0].tolist() == [1 << 3, 0]
+    back = read(tmp_path / "m.xdmf")
+    for name, facets in mesh.facet_tags.items():
+        assert np.array_equal(back.facet_tags[name], facets), name

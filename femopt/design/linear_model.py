@@ -37,33 +37,16 @@ import scipy.sparse as sp
 from ..assembly.kernels import PointLaw, cell_tables, cell_tangent
 from ..assembly.parameters import cell_field
 from ..errors import InputError
-from ..solvers.linear import CGSolver, DirectSolver, make_solver
+from ..solvers.linear import AutoSolver, CGSolver, DirectSolver, SolverContext, make_solver
+from ..solvers.selection import ITERATIVE_3D_MIN_DOFS  # noqa: F401  (named in the docstrings)
 from ..solvers.linear_iterative import import_pyamg
 
-__all__ = ["CellScaledModel", "rigid_body_modes", "ITERATIVE_3D_MIN_DOFS"]
+__all__ = ["CellScaledModel"]
 
 _log = logging.getLogger("femopt.design")
 
 #: Element-matrix entries computed per JAX call while building the model.
 _CHUNK_ENTRIES = 4_000_000
-
-#: Above this many free dofs a 3D model solves with AMG-preconditioned CG by default
-#: (measured: SuperLU takes ~110 s on 53k 3D elasticity dofs, CG + AMG with rigid-body
-#: modes ~8 s including the set-up).
-ITERATIVE_3D_MIN_DOFS = 30_000
-
-
-def rigid_body_modes(points) -> np.ndarray:
-    """The six rigid-body modes of 3D elasticity, ``(3 n_nodes, 6)`` node-major: the
-    near-nullspace that smoothed-aggregation AMG needs to converge fast on elasticity."""
-    X = np.asarray(points, dtype=np.float64)
-    n = len(X)
-    B = np.zeros((n, 3, 6))
-    B[:, 0, 0] = B[:, 1, 1] = B[:, 2, 2] = 1.0
-    B[:, 0, 3], B[:, 1, 3] = -X[:, 1], X[:, 0]
-    B[:, 1, 4], B[:, 2, 4] = -X[:, 2], X[:, 1]
-    B[:, 0, 5], B[:, 2, 5] = X[:, 2], -X[:, 0]
-    return B.reshape(3 * n, 6)
 
 
 class CellScaledModel:
@@ -99,8 +82,13 @@ class CellScaledModel:
         self.partition = problem.partition
         self.symmetric = bool(getattr(problem.physics, "symmetric", False))
         if linear_solver == "auto":
-            linear_solver = self._default_solver()
-        self.linear_solver = make_solver(linear_solver, n_hint=self.partition.free.size)
+            self.linear_solver = self._default_solver()
+        else:
+            self.linear_solver = make_solver(linear_solver, n_hint=self.partition.free.size).with_context(
+                SolverContext(problem.mesh.points, problem.space.n_components, self.partition.free,
+                              self.symmetric))
+        self._setup_values = None        # the field the kept preconditioner was set up for
+        self._pending_setup = None       # ... to set up again after a resume
         self.timings: dict[str, float] = {}
         self._last_u = None
         t0 = time.perf_counter()
@@ -111,19 +99,23 @@ class CellScaledModel:
                   self.n_cells, self.partition.free.size, self._indices.size, time.perf_counter() - t0)
 
     def _default_solver(self):
-        """Direct (symmetric ordering) in 2D and for small 3D problems; in 3D above
-        :data:`ITERATIVE_3D_MIN_DOFS` free dofs CG with smoothed-aggregation AMG told the
-        rigid-body modes (pyamg; Jacobi without it) — direct 3D fill grows too fast."""
+        """The problem's solver, bound to this model's free dofs: with "auto", direct
+        (symmetric ordering) in 2D and for small 3D problems, and in 3D above
+        :data:`ITERATIVE_3D_MIN_DOFS` free dofs CG (relative tolerance 1e-8, enough for
+        design updates) with smoothed-aggregation AMG told the rigid-body modes, its
+        set-up reused across designs while CG iterations stay low (Jacobi without pyamg)."""
         pb = self.problem
-        if pb.mesh.dim == 3 and self.partition.free.size > ITERATIVE_3D_MIN_DOFS and self.symmetric:
-            modes = rigid_body_modes(pb.mesh.points) if pb.space.n_components == 3 else None
-            modes = None if modes is None else modes[self.partition.free]
-            preconditioner = "amg" if import_pyamg() is not None else "jacobi"
-            return CGSolver(preconditioner, rtol=1e-8, near_nullspace=modes if preconditioner == "amg" else None)
+        context = SolverContext(pb.mesh.points, pb.space.n_components, self.partition.free, self.symmetric)
         solver = pb.linear_solver
-        if isinstance(solver, DirectSolver) and self.symmetric and solver.symmetric == "auto":
-            return DirectSolver(symmetric=True, backend=solver.backend, residual_tol=solver.residual_tol)
-        return solver
+        if isinstance(solver, AutoSolver):
+            solver, why = solver.choose(context)
+            if isinstance(solver, CGSolver):
+                preconditioner = "amg" if import_pyamg() is not None else "jacobi"
+                solver = CGSolver(preconditioner, rtol=1e-8, near_nullspace=solver.near_nullspace)
+            _log.info("CellScaledModel solver: %s (%s)", solver, why)
+        elif isinstance(solver, DirectSolver) and self.symmetric and solver.symmetric == "auto":
+            solver = DirectSolver(symmetric=True, backend=solver.backend, residual_tol=solver.residual_tol)
+        return solver.with_context(context)
 
     # -- construction --------------------------------------------------------------------
     def _base_params(self, values):
@@ -219,6 +211,8 @@ class CellScaledModel:
         values = np.asarray(values, dtype=np.float64)
         if values.shape != (self.n_cells,):
             raise InputError(f"{self.parameter!r}: expected {self.n_cells} cell values, got shape {values.shape}")
+        # a design-driven field is checked like any other value: finite, admissible (E >= 0)
+        self.problem.check_parameters({self.parameter: cell_field(values)})
         K = sp.csr_matrix((self._K0 + self._A @ values, self._indices, self._indptr),
                           shape=(self._indptr.size - 1,) * 2)
         self._tick("assembly", t0)
@@ -228,7 +222,19 @@ class CellScaledModel:
         """Free dof values ``(n_free,)`` and the factorization (kept for adjoints)."""
         K = self.stiffness(values)
         t0 = time.perf_counter()
+        reuse = getattr(self.linear_solver, "reuse", None)
+        if self._pending_setup is not None and reuse is not None:
+            # a resumed run: rebuild the preconditioner the interrupted run was using
+            field, counters = self._pending_setup
+            self._pending_setup = None
+            reuse.forget()
+            self.linear_solver.factorize(self.stiffness(field))
+            reuse.load_state_dict(counters)
+            self._setup_values = field
+        setups = None if reuse is None else reuse.setups
         factorization = self.linear_solver.factorize(K)
+        if reuse is not None and reuse.setups != setups:
+            self._setup_values = np.array(values, dtype=np.float64)
         # an optimizer's next design is close to its last: an iterative solver starts from
         # the last solution (a direct one ignores the guess)
         u = factorization.solve(self._force, guess=self._last_u)
@@ -253,6 +259,32 @@ class CellScaledModel:
         Compliance is self-adjoint (λ = u), so dC/ds_e = −u_eᵀ K_e u_e costs no solve."""
         u, _ = self.solve(values)
         return float(self._force @ u), -self.energy_density(u, u), u
+
+    # -- checkpoint protocol (femopt.optimize.minimize) -----------------------------------
+    def state_dict(self) -> dict:
+        """The warm start of the next solve (the last solution; empty before any): an
+        iterative solver's answer depends on it to its tolerance, so minimize's checkpoint
+        keeps it and a resumed run solves bitwise as the uninterrupted one."""
+        state = {"warm_start": np.zeros(0) if self._last_u is None else np.array(self._last_u)}
+        reuse = getattr(self.linear_solver, "reuse", None)
+        if reuse is not None and self._setup_values is not None:
+            # the kept preconditioner is part of what the next solve does: keep how to rebuild it
+            state["preconditioner_field"] = np.array(self._setup_values)
+            state.update(reuse.state_dict())
+        return state
+
+    def load_state_dict(self, state: dict) -> None:
+        """Restore :meth:`state_dict`'s output. A warm start of another size (a checkpoint
+        of another problem resumed on purpose) is only a guess: dropped, with a warning."""
+        u = np.asarray(state.get("warm_start", np.zeros(0)), dtype=np.float64)
+        if u.size and u.shape != self._force.shape:
+            _log.warning("warm start of %d values does not fit this model's %d free dofs: not used",
+                         u.size, self._force.size)
+            u = np.zeros(0)
+        self._last_u = u.copy() if u.size else None
+        field = np.asarray(state.get("preconditioner_field", np.zeros(0)), dtype=np.float64)
+        if field.shape == (self.n_cells,) and "reuse_counters" in state:
+            self._pending_setup = (field, {"reuse_counters": state["reuse_counters"]})
 
     def adjoint_gradient(self, factorization, u, dJ_du):
         """dJ/ds from ∂J/∂u on the free dofs (explicit ∂J/∂s not included):

@@ -11,7 +11,9 @@
   (``objective + Tikhonov(...)`` builds one).
 
 Each chains the derivative with respect to the problem parameters back to the design
-with the design's ``vjp`` (JAX).
+with the design's ``vjp`` (JAX), and has a ``fingerprint()`` (the mesh, problem, design
+and its own settings; :mod:`femopt.design.fingerprint`) that minimize's checkpoint keeps
+so that a checkpoint is never resumed by a different problem.
 """
 from __future__ import annotations
 
@@ -25,6 +27,7 @@ from ..assembly.parameters import cell_field
 from ..errors import InputError
 from ..sensitivity import gradient as adjoint_gradient
 from ..sensitivity.state import check_solve_options
+from .fingerprint import describe, fingerprint_of, merge, name_of, problem_fingerprint
 
 __all__ = ["Objective", "Sum", "Compliance", "FunctionalObjective", "VolumeConstraint"]
 
@@ -72,6 +75,15 @@ class Sum(Objective):
         self.values = values
         return float(sum(values)), total
 
+    def fingerprint(self) -> dict[str, str]:
+        """The terms' names and their merged fingerprints."""
+        parts = [(f"term {i}", fingerprint_of(t)) for i, t in enumerate(self.terms)]
+        return merge([("sum", {"sum": " + ".join(name_of(t) for t in self.terms)}), *parts])
+
+
+def _design_fingerprint(design) -> dict[str, str]:
+    return fingerprint_of(design) or {"design": "none" if design is None else name_of(design)}
+
 
 class Compliance(Objective):
     """Compliance C(x) = f·u(E(ρ(x))) and dC/dx.
@@ -107,6 +119,23 @@ class Compliance(Objective):
             grad = self.sensitivity_filter.filter_sensitivity(self.design.expand(x), full)[active]
         self.last = {"u": u, "rho": rho, "E": E}
         return self.scale * c, self.scale * grad
+
+    def fingerprint(self) -> dict[str, str]:
+        """The problem, the design and the compliance's own settings."""
+        flt = self.sensitivity_filter
+        own = {"compliance": f"scale {describe(self.scale)}, parameter {self.model.parameter!r}, sensitivity filter "
+                             + ("none" if flt is None else f"{type(flt).__name__}(radius={describe(flt.radius)})")}
+        own["linear solver"] = describe(self.model.linear_solver, depth=1)
+        return merge([("compliance", own), ("compliance", problem_fingerprint(self.model.problem)),
+                      ("compliance", _design_fingerprint(self.design))])
+
+    def state_dict(self) -> dict:
+        """The model's warm start (:meth:`CellScaledModel.state_dict`), for the checkpoint."""
+        return self.model.state_dict()
+
+    def load_state_dict(self, state: dict) -> None:
+        """Restore :meth:`state_dict`'s output."""
+        self.model.load_state_dict(state)
 
 
 class FunctionalObjective(Objective):
@@ -183,6 +212,14 @@ class FunctionalObjective(Objective):
         grad = bars[0] if self.design is None else self.design.vjp(x, *bars)
         return self.scale * (g.value - self.shift), self.scale * np.asarray(grad)
 
+    def fingerprint(self) -> dict[str, str]:
+        """The problem, the design, the functional and the settings of this objective."""
+        own = {"functional": (f"{describe(self.functional)}, parameters {', '.join(self.names)}, scale "
+                              f"{describe(self.scale)}, shift {describe(self.shift)}, solve options "
+                              f"{describe(self.solve_options)}")}
+        return merge([("functional", own), ("functional", problem_fingerprint(self.problem)),
+                      ("functional", _design_fingerprint(self.design))])
+
 
 class VolumeConstraint:
     """g(x) = V(ρ(x)) / (fraction · V_total) − 1 ≤ 0: the material volume fraction of the
@@ -203,3 +240,8 @@ class VolumeConstraint:
     def __call__(self, x):
         rho = self.design.density(x)
         return float(self._weights @ rho - 1.0), self.design.vjp(x, density_bar=self._weights)
+
+    def fingerprint(self) -> dict[str, str]:
+        """The design and the volume fraction."""
+        return merge([("volume", {"volume fraction": describe(self.fraction)}),
+                      ("volume", _design_fingerprint(self.design))])

@@ -27,6 +27,7 @@ import numpy as np
 
 from ..errors import InputError
 from .field_gradient import field_gradient
+from .fingerprint import describe, mesh_fingerprint
 from .objectives import Objective
 
 __all__ = ["Tikhonov", "TotalVariation"]
@@ -45,12 +46,19 @@ class _FieldRegularizer(Objective):
     def __init__(self, mesh, alpha, kind):
         self.alpha = _non_negative("alpha", alpha)
         self.kind = kind
+        self._mesh = mesh
         self.field_gradient = field_gradient(mesh, kind)
 
     @property
     def n_values(self) -> int:
         """Length of the field vector (cells or nodes)."""
         return self.field_gradient.n_values
+
+    def fingerprint(self) -> dict[str, str]:
+        """The mesh and the regularization's weights (for minimize's checkpoint)."""
+        settings = ", ".join(f"{k} {describe(v)}" for k, v in sorted(vars(self).items())
+                             if not k.startswith("_") and k != "field_gradient")
+        return {**mesh_fingerprint(self._mesh), type(self).__name__: settings}
 
     def _check(self, x) -> np.ndarray:
         x = np.asarray(x, dtype=np.float64)

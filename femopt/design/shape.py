@@ -26,6 +26,7 @@ import numpy as np
 
 from ..errors import InputError
 from ..sensitivity import gradient as adjoint_gradient
+from .fingerprint import describe, merge, problem_fingerprint, shape_design_fingerprint
 
 __all__ = ["HoleShape", "ShapeDesign", "ShapeFunctional"]
 
@@ -150,6 +151,10 @@ class ShapeDesign:
             return self.parametrization.vjp(np.asarray(points_bar)[self.parametrization.nodes])
         return self.parametrization.vjp(self.morph.vjp(points_bar))
 
+    def fingerprint(self) -> dict[str, str]:
+        """Reference mesh, parametrization and morph (for minimize's checkpoint)."""
+        return shape_design_fingerprint(self)
+
     def move(self, problem, x) -> bool:
         """Put ``problem`` on the nodes of design ``x`` and solve it there, unless it is
         already there. Returns True when it moved.
@@ -196,3 +201,11 @@ class ShapeFunctional:
         g = adjoint_gradient(self.functional, self.problem, wrt="coordinates")
         self.last = {"x": np.array(x), "value": g.value, "points": self.problem.mesh.points}
         return self.scale * (g.value - self.shift), self.scale * self.design.vjp(g["coordinates"])
+
+    def fingerprint(self) -> dict[str, str]:
+        """The problem (its mesh moves with the design: the design's reference mesh stands
+        for it), the shape design, the functional and its scale and shift."""
+        own = {"shape functional": (f"{describe(self.functional)}, scale {describe(self.scale)}, "
+                                    f"shift {describe(self.shift)}")}
+        return merge([("shape", own), ("shape", problem_fingerprint(self.problem, mesh=False)),
+                      ("shape", self.design.fingerprint())])

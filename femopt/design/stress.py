@@ -29,6 +29,7 @@ import numpy as np
 from ..assembly.kernels import CellTables, geometry
 from ..assembly.parameters import cell_field
 from ..errors import InputError
+from .fingerprint import describe, fingerprint_of, merge, problem_fingerprint
 
 __all__ = ["CentroidVonMises", "StressConstraint"]
 
@@ -181,3 +182,26 @@ class StressConstraint:
             self._x = x.copy()
         self.last["normalization"] = self.normalization
         return self.normalization * P / self.limit - 1.0, self.normalization * grad / self.limit
+
+    def state_dict(self) -> dict:
+        """The adaptive normalization (c_k, the last max / P_N and the design it belongs
+        to) and the model's warm start: minimize's checkpoint keeps them, so a resumed run
+        normalizes exactly as the uninterrupted one."""
+        return {"normalization": np.array(self.normalization),
+                "ratio": np.zeros(0) if self._ratio is None else np.array([self._ratio]),
+                "x": np.zeros(0) if self._x is None else self._x.copy(), **self.model.state_dict()}
+
+    def load_state_dict(self, state: dict) -> None:
+        """Restore :meth:`state_dict`'s output."""
+        self.normalization = float(state["normalization"])
+        ratio, x = np.asarray(state["ratio"], dtype=np.float64), np.asarray(state["x"], dtype=np.float64)
+        self._ratio = float(ratio[0]) if ratio.size else None
+        self._x = x.copy() if x.size else None
+        self.model.load_state_dict(state)
+
+    def fingerprint(self) -> dict[str, str]:
+        """The problem, the design and the measure's settings (for minimize's checkpoint)."""
+        own = {"stress constraint": (f"limit {describe(self.limit)}, p {describe(self.p)}, q {describe(self.q)}, "
+                                     f"damping {describe(self.damping)}, stress cells {describe(self.mask)}")}
+        return merge([("stress", own), ("stress", problem_fingerprint(self.model.problem)),
+                      ("stress", fingerprint_of(self.design))])

@@ -36,6 +36,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import InputError
+from .fingerprint import describe, fingerprint_of, merge, name_of, problem_fingerprint
 from .stress import CentroidVonMises, stress_cells
 
 __all__ = ["AugmentedLagrangianSchedule", "LocalStressAugmentedLagrangian"]
@@ -115,6 +116,25 @@ class LocalStressAugmentedLagrangian:
         self.last = {"objective": float(f), "value": value, "von_mises": vm, "stress_ratio": ratio, "g": g, "u": u}
         return value, np.asarray(df, dtype=np.float64) + self.design.vjp(x, property_bar=property_bar)
 
+    def fingerprint(self) -> dict[str, str]:
+        """The problem, the design, the base objective and the penalty settings (the
+        multipliers are state, kept by :class:`AugmentedLagrangianSchedule`)."""
+        base = "volume fraction" if self.objective == self._volume_fraction else name_of(self.objective)
+        own = {"stress augmented Lagrangian": (
+            f"limit {describe(self.limit)}, stress cells {describe(self.mask)}, objective {base}, "
+            f"penalty growth {describe(self.penalty_growth)}, max penalty {describe(self.max_penalty)}")}
+        return merge([("stress AL", own), ("stress AL", problem_fingerprint(self.model.problem)),
+                      ("stress AL", fingerprint_of(self.design)),
+                      ("stress AL objective", fingerprint_of(self.objective))])
+
+    def state_dict(self) -> dict:
+        """The model's warm start (the multipliers are the schedule's state)."""
+        return self.model.state_dict()
+
+    def load_state_dict(self, state: dict) -> None:
+        """Restore :meth:`state_dict`'s output."""
+        self.model.load_state_dict(state)
+
     def update(self, g=None) -> None:
         """λ ← max(λ + μ g, 0) and μ ← min(α μ, μ_max), with g the constraints of the last
         evaluation (or the ones given, ``(|S|,)``)."""
@@ -174,6 +194,11 @@ class AugmentedLagrangianSchedule:
         """Continuation final and the stresses within the limit (+ ``tol_stress``)."""
         projection_final = self.design is None or self.design.is_final(iteration)
         return projection_final and self.max_stress_ratio() <= 1.0 + self.tol_stress
+
+    def fingerprint(self) -> dict[str, str]:
+        """The outer loop's settings and the followed design."""
+        own = {"augmented Lagrangian schedule": f"every {self.every}, tol_stress {describe(self.tol_stress)}"}
+        return merge([("schedule", own), ("schedule", fingerprint_of(self.design))])
 
     def state_dict(self) -> dict:
         """λ, μ, the number of updates done and the last g and stress ratios."""

@@ -22,6 +22,7 @@ import numpy as np
 
 from ..errors import InputError
 from ..mesh.quality import cell_measures
+from .fingerprint import density_design_fingerprint
 from .projection import SIMP, Continuation, heaviside
 
 __all__ = ["DensityDesign"]
@@ -187,3 +188,7 @@ class DensityDesign:
     def is_final(self, iteration: int) -> bool:
         """Whether the continuation has reached its last step."""
         return self.projection is None or self.projection.is_final(iteration)
+
+    def fingerprint(self) -> dict[str, str]:
+        """Mesh, design cells, filter, interpolation and projection, for minimize's checkpoint."""
+        return density_design_fingerprint(self)

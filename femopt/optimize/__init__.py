@@ -4,7 +4,9 @@ per-iteration history, callbacks, progress logging and atomic checkpoints.
 * :func:`minimize` — the driver; :class:`OptimizeResult`, :class:`History`,
   :class:`IterationInfo`;
 * :class:`OC`, :class:`MMA` — step-by-step optimizers (:class:`Optimizer` interface);
-* :func:`read_checkpoint`, :func:`write_checkpoint` — the NPZ checkpoint format.
+* :func:`read_checkpoint`, :func:`write_checkpoint` — the NPZ checkpoint format; a
+  checkpoint is resumed only by the run that wrote it (its fingerprint,
+  :mod:`femopt.optimize.resume`).
 """
 from .base import Evaluation, OptimizationError, Optimizer
 from .checkpoint import Checkpoint, read_checkpoint, write_checkpoint

@@ -11,9 +11,9 @@ from typing import Callable
 
 import numpy as np
 
-from ..errors import SolverError
+from ..errors import InputError, SolverError
 
-__all__ = ["Optimizer", "OptimizationError", "Evaluation"]
+__all__ = ["Optimizer", "OptimizationError", "Evaluation", "evaluate", "format_ids"]
 
 
 class OptimizationError(SolverError):
@@ -33,6 +33,56 @@ class Evaluation:
 
     def __init__(self, f, df, g, dg):
         self.f, self.df, self.g, self.dg = f, df, g, dg
+
+
+def format_ids(ids, total: int, shown: int = 10) -> str:
+    """``"[2, 7, ...] (12 of 300)"``: the first ``shown`` of ``ids`` and how many there are."""
+    ids = np.asarray(ids)
+    text = ", ".join(str(i) for i in ids[:shown].tolist())
+    return f"[{text}{', ...' if ids.size > shown else ''}] ({ids.size} of {total})"
+
+
+def _ids(mask) -> str:
+    return format_ids(np.flatnonzero(mask), mask.size)
+
+
+def _gradient(what, gradient, n):
+    gradient = np.asarray(gradient, dtype=np.float64)
+    if gradient.size != n:
+        raise InputError(f"the {what} returned a gradient of shape {gradient.shape}; expected {n} entries, "
+                         f"one per design variable (the design x has shape ({n},))")
+    return gradient.reshape(n)
+
+
+def evaluate(fun, constraints, x, n) -> Evaluation:
+    """Objective and constraints at ``x``, checked.
+
+    Raises:
+        InputError: a gradient has the wrong length.
+        OptimizationError: a value or gradient entry is not finite (names the entries).
+    """
+    f, df = fun(x)
+    df = _gradient("objective", df, n)
+    values, grads = [], []
+    for i, g in enumerate(constraints):
+        gv, dg = g(x)
+        values.append(float(gv))
+        grads.append(_gradient(f"constraint {i}", dg, n))
+    ev = Evaluation(float(f), df, np.array(values), np.array(grads).reshape(len(constraints), n))
+    problems = []
+    if not np.isfinite(ev.f):
+        problems.append(f"objective value {ev.f}")
+    if not np.all(np.isfinite(ev.df)):
+        problems.append(f"objective gradient at entries {_ids(~np.isfinite(ev.df))}")
+    for i in range(len(constraints)):
+        if not np.isfinite(ev.g[i]):
+            problems.append(f"constraint {i} value {ev.g[i]}")
+        if not np.all(np.isfinite(ev.dg[i])):
+            problems.append(f"constraint {i} gradient at entries {_ids(~np.isfinite(ev.dg[i]))}")
+    if problems:
+        raise OptimizationError("non-finite objective, constraint or gradient at this design: "
+                                + "; ".join(problems) + f" (f = {ev.f}, g = {ev.g})")
+    return ev
 
 
 class Optimizer(abc.ABC):

@@ -18,17 +18,17 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Callable, Sequence
 
 import numpy as np
 
-from ..errors import InputError
-from .base import Evaluation, OptimizationError, Optimizer
-from .checkpoint import Checkpoint, read_checkpoint, write_checkpoint
+from ..errors import CheckpointError, InputError
+from .base import OptimizationError, Optimizer, evaluate, format_ids
+from .checkpoint import Checkpoint, write_checkpoint
 from .history import History, IterationInfo, Reporter, bounded_grey_level
 from .mma import MMA
 from .oc import OC
+from .resume import check_resume_arguments, function_states, load_function_states, run_fingerprint, start
 from .scipy_methods import minimize_scipy
 
 __all__ = ["minimize", "OptimizeResult", "STEP_METHODS", "SCIPY_METHODS"]
@@ -64,45 +64,51 @@ class OptimizeResult:
     message: str
 
 
+def _as_design(x0) -> np.ndarray:
+    x0 = np.asarray(x0, dtype=np.float64).ravel().copy()
+    if x0.size == 0:
+        raise InputError("x0 is empty: the design needs at least one variable")
+    bad = np.flatnonzero(~np.isfinite(x0))
+    if bad.size:
+        raise InputError(f"x0 has non-finite entries (NaN or Inf) at ids {format_ids(bad, x0.size)}; give "
+                         "a finite starting design, e.g. design.initial(volume_fraction)")
+    return x0
+
+
 def _as_bounds(bounds, n):
     lower, upper = bounds if bounds is not None else (-np.inf, np.inf)
-    lower = np.broadcast_to(np.asarray(lower, dtype=np.float64), (n,)).copy()
-    upper = np.broadcast_to(np.asarray(upper, dtype=np.float64), (n,)).copy()
-    if np.any(lower > upper):
-        raise InputError("bounds: some lower bounds exceed their upper bounds")
+    out = []
+    for name, value in (("lower", lower), ("upper", upper)):
+        value = np.asarray(value, dtype=np.float64)
+        if value.ndim > 1 or value.size not in (1, n):
+            raise InputError(f"bounds: the {name} bounds have shape {value.shape}, the design x0 has {n} "
+                             f"entries; give a number or an array of shape ({n},)")
+        bad = np.flatnonzero(np.isnan(np.broadcast_to(value, (n,))))
+        if bad.size:
+            raise InputError(f"bounds: the {name} bounds are NaN at ids {format_ids(bad, n)}; give numbers "
+                             "(-inf / inf for no bound)")
+        out.append(np.broadcast_to(value, (n,)).copy())
+    lower, upper = out
+    crossed = np.flatnonzero(lower > upper)
+    if crossed.size:
+        raise InputError(f"bounds: some lower bounds exceed their upper bounds, at ids {format_ids(crossed, n)}")
     return lower, upper
-
-
-def _evaluate(fun, constraints, x, n):
-    f, df = fun(x)
-    values, grads = [], []
-    for g in constraints:
-        gv, dg = g(x)
-        values.append(float(gv))
-        grads.append(np.asarray(dg, dtype=np.float64).reshape(n))
-    df = np.asarray(df, dtype=np.float64).reshape(n)
-    ev = Evaluation(float(f), df, np.array(values), np.array(grads).reshape(len(constraints), n))
-    if not (np.isfinite(ev.f) and np.all(np.isfinite(ev.df)) and np.all(np.isfinite(ev.g))
-            and np.all(np.isfinite(ev.dg))):
-        raise OptimizationError(f"non-finite objective, constraint or gradient at this design "
-                                f"(f = {ev.f}, g = {ev.g})")
-    return ev
 
 
 def minimize(fun: Callable, x0, *, constraints: Sequence[Callable] = (), bounds=(0.0, 1.0),
              method: str | Optimizer = "mma", max_iterations: int = 200, tol_change: float = 0.01,
              tol_objective: float | None = None, tol_feasibility: float = 1e-3,
              callback: Callable | None = None, schedule=None, grey_level: Callable | None = None,
-             checkpoint=None, resume: bool = False, report_every: int = 1,
-             raise_on_failure: bool = True, options: dict | None = None) -> OptimizeResult:
+             checkpoint=None, resume: bool | str = False, check_fingerprint: bool = True,
+             report_every: int = 1, raise_on_failure: bool = True, options: dict | None = None) -> OptimizeResult:
     """Minimize ``fun`` subject to ``g_i(x) ≤ 0`` and bounds.
 
     Args:
         fun: ``x -> (f, ∇f)``.
-        x0: starting design ``(n,)`` (ignored when resuming from a checkpoint).
+        x0: starting design ``(n,)``, finite (ignored when resuming from a checkpoint).
         constraints: callables ``x -> (g, ∇g)``, each meaning g(x) ≤ 0; optional
             ``.value(x)`` without gradient (OC bisects on it).
-        bounds: ``(lower, upper)``, numbers or arrays ``(n,)``.
+        bounds: ``(lower, upper)``, numbers or arrays ``(n,)`` (no NaN).
         method: ``"oc"``, ``"mma"``, an :class:`Optimizer` instance (``OC(move=0.1)``), or
             one of SciPy's ``"L-BFGS-B"`` (bounds only), ``"SLSQP"``, ``"trust-constr"``.
         max_iterations: total iterations, counted across resumes.
@@ -117,44 +123,80 @@ def minimize(fun: Callable, x0, *, constraints: Sequence[Callable] = (), bounds=
             A schedule that also has ``state_dict()`` (name → array) and
             ``load_state_dict(d)`` has that state written in the checkpoint and restored
             on resume (e.g. :class:`~femopt.design.AugmentedLagrangianSchedule`'s
-            multipliers), so a resumed run continues exactly.
+            multipliers), so a resumed run continues exactly. The objective and the
+            constraints may do the same (e.g. :class:`~femopt.design.Compliance` keeps
+            its model's warm start).
         grey_level: ``x -> float`` for the history (default: 4 mean(t(1−t)) of x scaled to
             its bounds).
-        checkpoint: a file path: the state is written there after every iteration.
-        resume: continue from ``checkpoint`` if the file exists (OC and MMA continue
-            exactly; SciPy methods restart from the saved design).
+        checkpoint: a file path: the state is written there after every iteration. Its
+            folder is created and checked to be writable before the first iteration, and
+            temporary files that a killed write of this checkpoint left are removed.
+        resume: ``False``: start from x0 (an existing checkpoint is overwritten);
+            ``True``: continue from ``checkpoint`` if the file exists, else start from x0
+            (logged at INFO); ``"require"``: continue from it, and raise
+            :class:`~femopt.errors.CheckpointError` if it is missing. OC and MMA continue
+            bitwise; SciPy methods restart from the saved design.
+        check_fingerprint: a checkpoint records the run's fingerprint (method and
+            options, design size, bounds, names of the functions, mesh, supports,
+            design settings: see :mod:`femopt.optimize.resume`); resuming one written by
+            a different run raises :class:`~femopt.errors.CheckpointError` listing what
+            differs. ``False`` resumes anyway, with a WARNING listing the differences
+            (a different design size or number of constraints is always refused).
         report_every: progress line on ``femopt.optimize`` (INFO) every this many iterations.
         raise_on_failure: raise :class:`OptimizationError` on non-finite values (default)
             or return a result with ``status="failed"``.
         options: SciPy methods only: their ``options`` (tolerances), e.g. ``{"ftol": 1e-10}``.
+
+    Raises:
+        InputError: bad x0 (non-finite entries, named), bounds (NaN, wrong length,
+            crossed), method, options or resume arguments; a gradient of the wrong length.
+        CheckpointError: the checkpoint folder is not writable, the file is unreadable,
+            missing with ``resume="require"``, or written by a different run.
+        OptimizationError: a non-finite value or gradient (entries named).
     """
-    x0 = np.asarray(x0, dtype=np.float64).ravel().copy()
+    x0 = _as_design(x0)
     n = x0.size
     constraints = list(constraints)
+    m = len(constraints)
     lower, upper = _as_bounds(bounds, n)
     if max_iterations < 1:
         raise InputError(f"max_iterations must be >= 1, got {max_iterations}")
-    if isinstance(method, str) and method in SCIPY_METHODS:
-        x, history, status, message = minimize_scipy(fun, x0, constraints, lower, upper, method, max_iterations=max_iterations,
-                              options=options, callback=callback, grey_level=grey_level,
-                              checkpoint=checkpoint, resume=resume, report_every=report_every)
-        return _result(x, history, status, message)
-    optimizer = _optimizer(method)
-    if not (np.all(np.isfinite(lower)) and np.all(np.isfinite(upper))):
-        raise InputError(f"{type(optimizer).__name__} needs finite bounds on every variable (its move "
-                         "limits are fractions of upper - lower); got infinite ones")
-    if optimizer.max_constraints is not None and len(constraints) > optimizer.max_constraints:
-        raise InputError(f"{type(optimizer).__name__} handles at most {optimizer.max_constraints} "
-                         f"constraint(s), got {len(constraints)}; use method='mma'")
-    m = len(constraints)
-    meta = {"method": type(optimizer).__name__, "n": n, "m": m, "options": optimizer.options()}
-    x, iteration, state, history = np.clip(x0, lower, upper), 0, optimizer.init_state(n, m), History(m)
-    if resume and checkpoint is not None and Path(checkpoint).exists():
-        x, iteration, state, history, status = _restore(checkpoint, meta, state, schedule)
-        if status == "converged":
+    check_resume_arguments(checkpoint, resume, check_fingerprint)
+    scipy = isinstance(method, str) and method in SCIPY_METHODS
+    if scipy:
+        if method == "L-BFGS-B" and m:
+            raise InputError("L-BFGS-B handles bounds only; use 'SLSQP', 'trust-constr' or 'mma' for constraints")
+        if schedule is not None:
+            raise InputError(f"SciPy's {method} runs its own loop and cannot follow a schedule "
+                             f"({type(schedule).__name__}); use method='mma' or 'oc' with schedule=")
+        optimizer, name, settings = None, method, dict(options or {})
+    else:
+        optimizer = _optimizer(method, m, lower, upper)
+        if options:
+            raise InputError(f"options= are for SciPy's methods; give {type(optimizer).__name__}'s settings "
+                             f"to its constructor, e.g. method=fopt.{type(optimizer).__name__}(move=0.2)")
+        name, settings = type(optimizer).__name__, optimizer.options()
+    meta = {"method": name, "n": n, "m": m, "options": settings,
+            "fingerprint": run_fingerprint(fun, constraints, schedule, name, settings, n, lower, upper)}
+    functions = [("objective", fun)] + [(f"constraint{i}", g) for i, g in enumerate(constraints)]
+    saved = start(checkpoint, resume, meta, check_fingerprint)
+    save = None if checkpoint is None else _saver(checkpoint, meta, schedule, functions)
+    x, iteration, state, history = np.clip(x0, lower, upper), 0, {} if scipy else optimizer.init_state(n, m), History(m)
+    if saved is not None:
+        x, iteration, state, history = _restore(saved, checkpoint, state, schedule, functions, m)
+        if saved.meta.get("status") == "converged":
             return _result(x, history, "converged", "already converged in the checkpoint")
     grey = grey_level or bounded_grey_level(lower, upper)
     report = Reporter(report_every)
+    if scipy:
+        x, status, message = minimize_scipy(fun, constraints, x, history, lower, upper, method,
+                                            max_iterations=max_iterations, options=options, callback=callback,
+                                            grey=grey, report=report, save=save)
+        if status == "failed" and raise_on_failure:
+            raise OptimizationError(message, history)
+        if status == "converged" and save is not None:
+            save(x, len(history), {}, history, status)
+        return _result(x, history, status, message)
     constraint_values = None
     if constraints and all(hasattr(g, "value") for g in constraints):
         constraint_values = lambda y: np.array([g.value(y) for g in constraints])  # noqa: E731
@@ -164,7 +206,7 @@ def minimize(fun: Callable, x0, *, constraints: Sequence[Callable] = (), bounds=
         if schedule is not None:
             schedule.set_iteration(iteration)
         try:
-            ev = _evaluate(fun, constraints, x, n)
+            ev = evaluate(fun, constraints, x, n)
             x_next = optimizer.step(iteration, x, ev, lower, upper, state, constraint_values)
         except OptimizationError as error:
             error.history = history
@@ -179,10 +221,8 @@ def minimize(fun: Callable, x0, *, constraints: Sequence[Callable] = (), bounds=
         done, why = _converged(history, ev, schedule, iteration - 1, tol_change, tol_objective, tol_feasibility)
         if done:
             status, message = "converged", why
-        if checkpoint is not None:
-            write_checkpoint(checkpoint, Checkpoint(x, iteration, state, history.as_arrays(),
-                                                    dict(meta, status=status if done else "running"),
-                                                    schedule=_schedule_state(schedule)))
+        if save is not None:
+            save(x, iteration, state, history, status if done else "running")
         if done:
             break
         if callback is not None and callback(info):
@@ -193,14 +233,22 @@ def minimize(fun: Callable, x0, *, constraints: Sequence[Callable] = (), bounds=
     return _result(x, history, status, message)
 
 
-def _optimizer(method):
+def _optimizer(method, m, lower, upper) -> Optimizer:
     if isinstance(method, Optimizer):
-        return method
-    key = method.lower() if isinstance(method, str) else method
-    if key not in STEP_METHODS:
-        raise InputError(f"unknown method {method!r}; choose one of {sorted(STEP_METHODS)}, "
-                         f"{list(SCIPY_METHODS)} or pass an Optimizer instance")
-    return STEP_METHODS[key]()
+        optimizer = method
+    else:
+        key = method.lower() if isinstance(method, str) else method
+        if key not in STEP_METHODS:
+            raise InputError(f"unknown method {method!r}; choose one of {sorted(STEP_METHODS)}, "
+                             f"{list(SCIPY_METHODS)} or pass an Optimizer instance")
+        optimizer = STEP_METHODS[key]()
+    if not (np.all(np.isfinite(lower)) and np.all(np.isfinite(upper))):
+        raise InputError(f"{type(optimizer).__name__} needs finite bounds on every variable (its move "
+                         "limits are fractions of upper - lower); got infinite ones")
+    if optimizer.max_constraints is not None and m > optimizer.max_constraints:
+        raise InputError(f"{type(optimizer).__name__} handles at most {optimizer.max_constraints} "
+                         f"constraint(s), got {m}; use method='mma'")
+    return optimizer
 
 
 def _converged(history, ev, schedule, iteration, tol_change, tol_objective, tol_feasibility):
@@ -225,25 +273,24 @@ def _schedule_state(schedule) -> dict:
     return {k: np.asarray(v) for k, v in schedule.state_dict().items()}
 
 
-def _restore(path, meta, fresh_state, schedule):
-    saved = read_checkpoint(path)
-    for key in ("method", "n", "m"):
-        if saved.meta.get(key) != meta[key]:
-            raise InputError(f"checkpoint {str(path)!r} was written by a run with {key} = "
-                             f"{saved.meta.get(key)!r}, this run has {meta[key]!r}")
-    if saved.meta.get("options") != meta["options"]:
-        _log.warning("resuming %s with different optimizer options: %s (checkpoint: %s)", path,
-                     meta["options"], saved.meta.get("options"))
+def _saver(path, meta, schedule, functions):
+    def save(x, iteration, state, history, status):
+        write_checkpoint(path, Checkpoint(x, iteration, state, history.as_arrays(), dict(meta, status=status),
+                                          schedule=_schedule_state(schedule), functions=function_states(functions)))
+    return save
+
+
+def _restore(saved, path, fresh_state, schedule, functions, m):
     if hasattr(schedule, "load_state_dict"):
         if not saved.schedule:
-            raise InputError(f"checkpoint {str(path)!r} holds no schedule state, but this run's schedule "
-                             f"({type(schedule).__name__}) keeps one: it was written by a different run")
+            raise CheckpointError(f"checkpoint {str(path)!r} holds no schedule state, but this run's schedule "
+                                  f"({type(schedule).__name__}) keeps one: it was written by a different run",
+                                  path=path)
         schedule.load_state_dict(saved.schedule)
+    load_function_states(saved.functions, functions)
     state = dict(fresh_state)
     state.update(saved.state)
-    _log.info("resuming from %s at iteration %d", path, saved.iteration)
-    return (saved.x.copy(), saved.iteration, state, History.from_arrays(saved.history, meta["m"]),
-            saved.meta.get("status"))
+    return saved.x.copy(), saved.iteration, state, History.from_arrays(saved.history, m)
 
 
 def _result(x, history, status, message):

@@ -15,20 +15,19 @@ bitwise as OC and MMA do.
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
 import numpy as np
 import scipy.optimize as so
 
-from ..errors import InputError
-from .checkpoint import Checkpoint, read_checkpoint, write_checkpoint
-from .history import History, IterationInfo, Reporter, bounded_grey_level
+from .base import OptimizationError, evaluate
+from .history import IterationInfo
 
 __all__ = ["minimize_scipy"]
 
 
 class _Cache:
-    """Evaluates objective and constraints once per distinct x."""
+    """Evaluates objective and constraints once per distinct x (checked: gradient
+    lengths, finite values)."""
 
     def __init__(self, fun, constraints, n):
         self.fun, self.constraints, self.n = fun, constraints, n
@@ -36,37 +35,23 @@ class _Cache:
 
     def at(self, x):
         if self.x is None or not np.array_equal(x, self.x):
-            f, df = self.fun(x)
-            gs = [g(x) for g in self.constraints]
+            ev = evaluate(self.fun, self.constraints, np.asarray(x, dtype=np.float64), self.n)
             self.x = np.array(x, copy=True)
-            self.f, self.df = float(f), np.asarray(df, dtype=np.float64).reshape(self.n)
-            self.g = np.array([float(v) for v, _ in gs])
-            self.dg = np.array([np.asarray(d, dtype=np.float64).reshape(self.n) for _, d in gs]).reshape(-1, self.n)
+            self.f, self.df, self.g, self.dg = ev.f, ev.df, ev.g, ev.dg
         return self
 
 
-def minimize_scipy(fun, x0, constraints, lower, upper, method, *, max_iterations, options, callback,
-                   grey_level, checkpoint, resume, report_every):
-    """Run a SciPy method; returns ``(x, history, status, message)``."""
-    n, m = x0.size, len(constraints)
-    if method == "L-BFGS-B" and m:
-        raise InputError("L-BFGS-B handles bounds only; use 'SLSQP', 'trust-constr' or 'mma' for constraints")
-    history, x = History(m), np.clip(x0, lower, upper)
-    meta = {"method": method, "n": n, "m": m, "options": {}}
-    if resume and checkpoint is not None and Path(checkpoint).exists():
-        saved = read_checkpoint(checkpoint)
-        if (saved.meta.get("method"), saved.meta.get("n"), saved.meta.get("m")) != (method, n, m):
-            raise InputError(f"checkpoint {str(checkpoint)!r} does not match this run "
-                             f"(method/n/m {saved.meta.get('method')}/{saved.meta.get('n')}/{saved.meta.get('m')})")
-        x, history = saved.x.copy(), History.from_arrays(saved.history, m)
-        if saved.meta.get("status") == "converged":
-            return x, history, "converged", "already converged in the checkpoint"
+def minimize_scipy(fun, constraints, x, history, lower, upper, method, *, max_iterations, options, callback,
+                   grey, report, save):
+    """Run a SciPy method from ``x``, appending to ``history`` (which may hold the
+    iterations of a resumed run); ``save(x, iteration, state, history, status)`` writes
+    the checkpoint (None: no checkpoint). Returns ``(x, status, message)``; status
+    ``"failed"`` when a value or gradient was not finite."""
+    n, m = x.size, len(constraints)
     remaining = max_iterations - len(history)
     if remaining <= 0:
-        return x, history, "max_iterations", f"stopped after max_iterations = {max_iterations}"
+        return x, "max_iterations", f"stopped after max_iterations = {max_iterations}"
     cache = _Cache(fun, constraints, n)
-    report = Reporter(report_every)
-    grey = grey_level or bounded_grey_level(lower, upper)
     track = {"previous": x.copy(), "t0": time.perf_counter(), "status": None}
 
     def on_iteration(xk):
@@ -78,9 +63,8 @@ def minimize_scipy(fun, x0, constraints, lower, upper, method, *, max_iterations
         history.append(info)
         report(info)
         track["previous"], track["t0"] = xk.copy(), time.perf_counter()
-        if checkpoint is not None:
-            write_checkpoint(checkpoint, Checkpoint(xk, len(history), {}, history.as_arrays(),
-                                                    dict(meta, status="running")))
+        if save is not None:
+            save(xk, len(history), {}, history, "running")
         if callback is not None and callback(info):
             track["status"] = ("callback", "stopped by the callback")
             raise StopIteration
@@ -102,6 +86,9 @@ def minimize_scipy(fun, x0, constraints, lower, upper, method, *, max_iterations
         if m:
             kwargs["constraints"] = [{"type": "ineq", "fun": lambda y: -cache.at(y).g,
                                       "jac": lambda y: -cache.at(y).dg}]
-    result = so.minimize(lambda y: (cache.at(y).f, cache.at(y).df), x, method=method, **kwargs)
+    try:
+        result = so.minimize(lambda y: (cache.at(y).f, cache.at(y).df), x, method=method, **kwargs)
+    except OptimizationError as error:
+        return track["previous"], "failed", str(error)
     status, message = track["status"] or ("converged" if result.success else "scipy", str(result.message))
-    return np.asarray(result.x, dtype=np.float64), history, status, message
+    return np.asarray(result.x, dtype=np.float64), status, message

@@ -73,6 +73,16 @@ class LoadMethods:
         self._invalidate()
         return self
 
+    def loads(self) -> list[tuple[str, str, np.ndarray]]:
+        """Every load as ``(kind, parameter name, where)``: ``where`` holds the facets
+        ``(n, 2)`` of a boundary load, the cell ids of a volume load (all cells: None) or
+        the node ids of a point load (e.g. for a checkpoint's fingerprint)."""
+        out = [(type(t.load).__name__, t.load.name, np.asarray(t.facets)) for t in self._facet_terms]
+        out += [(type(t.law).__name__, t.law.name, None if t.cells is None else np.asarray(t.cells))
+                for t in self._cell_terms[1:]]
+        out += [("PointLoad", name, np.asarray(nodes)) for name, nodes in self._point_loads]
+        return out
+
     # -- helpers -------------------------------------------------------------------------
     def _new_name(self, base):
         k = 0

@@ -6,6 +6,7 @@ import pytest
 
 import femopt as fo
 from femopt import design as fd
+from femopt import optimize as fopt
 from femopt.errors import InputError
 from femopt.sensitivity import taylor_test
 
@@ -100,6 +101,33 @@ def test_adaptive_normalization(cantilever):
     assert g1 == pytest.approx(c1 * constraint.last["p_norm"] - 1.0)
     assert constraint(x1)[0] == pytest.approx(g1)                       # same design: c unchanged
     np.testing.assert_allclose(grad1, c1 * constraint.p_norm(x1)[1])
+
+
+def test_resumed_run_normalizes_as_the_uninterrupted_one(cantilever, tmp_path):
+    """The normalization c_k is state carried from iteration to iteration: a run killed
+    after 4 iterations and resumed from its checkpoint by fresh objects ends bitwise
+    where an uninterrupted run ends."""
+    mesh, pb, model = cantilever
+
+    def run(max_iterations, **kwargs):
+        design = fd.DensityDesign(mesh, filter=fd.DensityFilter(mesh, 1.5))
+        v = design.volumes / design.volumes.sum()
+
+        def volume(x):
+            return float(v @ design.density(x)), design.vjp(x, density_bar=v)
+
+        stress = fd.StressConstraint(model, design, 4.0, p=8.0, damping=0.5)
+        result = fopt.minimize(volume, np.full(design.n_design, 0.8), constraints=[stress],
+                               method=fopt.MMA(move=0.1), max_iterations=max_iterations, tol_change=0.0,
+                               checkpoint=tmp_path / "run.npz", **kwargs)
+        return result, stress
+
+    whole, stress_whole = run(8)
+    run(4)
+    resumed, stress_resumed = run(8, resume="require")
+    assert stress_resumed.normalization == stress_whole.normalization != 1.0
+    np.testing.assert_array_equal(resumed.x, whole.x)
+    np.testing.assert_array_equal(resumed.history.constraints, whole.history.constraints)
 
 
 def test_rejects_bad_input(cantilever):

@@ -7,7 +7,7 @@ import pytest
 
 from femopt import design as fd
 from femopt import optimize as fopt
-from femopt.errors import InputError
+from femopt.errors import CheckpointError, InputError
 from femopt.sensitivity import taylor_test
 
 from design_cases import tip_loaded_cantilever
@@ -148,6 +148,9 @@ def test_schedule_state_must_fit(cantilever, tmp_path):
     # a plain run's checkpoint has no schedule state to resume an AL run from
     path = tmp_path / "plain.npz"
     fopt.minimize(schedule.al, np.full(design.n_design, 0.5), method=fopt.MMA(), max_iterations=2, checkpoint=path)
-    with pytest.raises(InputError, match="no schedule state"):
+    with pytest.raises(CheckpointError, match="schedule"):
         fopt.minimize(schedule.al, np.full(design.n_design, 0.5), method=fopt.MMA(), max_iterations=3,
                       checkpoint=path, resume=True, schedule=schedule)
+    with pytest.raises(CheckpointError, match="no schedule state"):  # even when told to resume anyway
+        fopt.minimize(schedule.al, np.full(design.n_design, 0.5), method=fopt.MMA(), max_iterations=3,
+                      checkpoint=path, resume=True, schedule=schedule, check_fingerprint=False)

@@ -1,5 +1,6 @@
 """Checkpoints: atomic NPZ without pickle, and a killed run resumed from its checkpoint
 ends with the same design as an uninterrupted one."""
+import json
 import os
 
 import numpy as np
@@ -8,7 +9,7 @@ import pytest
 import femopt as fo
 from femopt import design as fd
 from femopt import optimize as fopt
-from femopt.errors import InputError
+from femopt.errors import CheckpointError, InputError
 
 from .problems import cantilever_stiffness, cantilever_weight
 
@@ -34,11 +35,55 @@ def test_a_failed_write_keeps_the_previous_checkpoint(tmp_path):
     assert fopt.read_checkpoint(path).iteration == 1 and os.listdir(tmp_path) == ["run.npz"]
 
 
-def test_garbage_is_rejected(tmp_path):
-    path = tmp_path / "junk.npz"
-    path.write_bytes(b"not a checkpoint")
-    with pytest.raises(InputError, match="cannot read checkpoint"):
+def _valid(path):
+    fopt.write_checkpoint(path, fopt.Checkpoint(np.arange(40.0), 3, {"low": np.ones(40)},
+                                                {"objective": np.arange(3.0)}, {"method": "MMA", "n": 40, "m": 0}))
+    return path.read_bytes()
+
+
+def _with_meta(path, meta):
+    np.savez(path, x=np.zeros(3), iteration=np.array(1), meta=np.array(meta))
+
+
+def _truncated(path):
+    path.write_bytes(_valid(path)[:700])
+
+
+def _corrupted(path):
+    data = bytearray(_valid(path))
+    data[300:340] = b"\xff" * 40  # inside the stored arrays: the CRC no longer matches
+    path.write_bytes(bytes(data))
+
+
+BROKEN = {
+    "text file": (lambda p: p.write_text("iteration 7, design in run.csv\n"), "is not an NPZ file"),
+    "empty file": (lambda p: p.write_bytes(b""), "is empty"),
+    "truncated": (_truncated, "truncated or corrupted.*killed run of an older femopt.*copied incompletely"),
+    "corrupted": (_corrupted, "truncated or corrupted"),
+    "other npz": (lambda p: np.savez(p, weights=np.ones(3)), "not a femopt checkpoint.*lacks the entries"),
+    "newer format": (lambda p: _with_meta(p, json.dumps({"format_version": 99})), "format version 99.*newer femopt"),
+    "meta not JSON": (lambda p: _with_meta(p, "{method: MMA"), "metadata that is not JSON"),
+    "meta not an object": (lambda p: _with_meta(p, "[1, 2]"), "not a JSON object"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BROKEN))
+def test_broken_files_are_named(tmp_path, case):
+    make, expected = BROKEN[case]
+    path = tmp_path / "run.npz"
+    make(path)
+    with pytest.raises(CheckpointError, match=expected) as error:
         fopt.read_checkpoint(path)
+    assert error.value.path == str(path) and str(path) in str(error.value)
+    assert "resume=False" in str(error.value) or case == "other npz"
+
+
+def test_minimize_reports_a_truncated_checkpoint(tmp_path):
+    path = tmp_path / "run.npz"
+    _run(tmp_path, "run.npz", 2)
+    path.write_bytes(path.read_bytes()[:-100])
+    with pytest.raises(CheckpointError, match="truncated"):
+        _run(tmp_path, "run.npz", 4, resume=True)
 
 
 def _run(tmp_path, name, max_iterations, **kwargs):

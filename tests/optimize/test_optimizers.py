@@ -95,6 +95,16 @@ def test_progress_is_logged(caplog):
     assert len(lines) == 2 and "max g" in lines[0]
 
 
+class Steps:
+    """A schedule that changes nothing."""
+
+    def set_iteration(self, iteration):
+        pass
+
+    def is_final(self, iteration):
+        return True
+
+
 def test_bad_input_is_rejected():
     f = separable(C)
     with pytest.raises(InputError, match="L-BFGS-B handles bounds only"):
@@ -109,6 +119,10 @@ def test_bad_input_is_rejected():
         fopt.minimize(f, np.ones(6), bounds=None, method="mma")
     with pytest.raises(InputError):
         fopt.MMA(move=2.0)
+    with pytest.raises(InputError, match="options= are for SciPy's methods"):
+        fopt.minimize(f, np.ones(6), method="mma", options={"ftol": 1e-9})
+    with pytest.raises(InputError, match="cannot follow a schedule"):
+        fopt.minimize(f, np.ones(6), method="SLSQP", schedule=Steps())
 
 
 def test_non_finite_values_fail_clearly():
@@ -117,3 +131,45 @@ def test_non_finite_values_fail_clearly():
         fopt.minimize(fun, np.ones(3), method="mma")
     result = fopt.minimize(fun, np.ones(3), method="mma", raise_on_failure=False)
     assert result.status == "failed" and not result.success
+
+
+def test_bad_designs_are_named():
+    f = separable(C)
+    x0 = np.full(6, 0.5)
+    x0[[2, 4]] = [np.nan, np.inf]
+    with pytest.raises(InputError, match=r"x0 has non-finite entries .* ids \[2, 4\]"):
+        fopt.minimize(f, x0, method="mma")
+    with pytest.raises(InputError, match=r"lower bounds are NaN at ids \[1\]"):
+        fopt.minimize(f, np.full(6, 0.5), bounds=(np.array([0, np.nan, 0, 0, 0, 0]), 1.0), method="mma")
+    with pytest.raises(InputError, match=r"upper bounds have shape \(5,\), the design x0 has 6 entries"):
+        fopt.minimize(f, np.full(6, 0.5), bounds=(0.0, np.ones(5)), method="oc")
+    with pytest.raises(InputError, match=r"ids \[3\]"):
+        fopt.minimize(f, np.full(6, 0.5), bounds=(0.0, np.array([1, 1, 1, -1, 1, 1.0])))
+
+
+@pytest.mark.parametrize("method", ["mma", "SLSQP"])
+def test_a_gradient_of_the_wrong_length_is_named(method):
+    short = lambda x: (float(np.sum(C / x)), (-C / x ** 2)[:5])  # noqa: E731
+    with pytest.raises(InputError, match=r"objective returned a gradient of shape \(5,\); expected 6 entries"):
+        fopt.minimize(short, np.full(6, 0.3), constraints=[Budget(2.0)], bounds=(1e-3, 1.0), method=method)
+
+    def wide(x):
+        return Budget(2.0).value(x), np.ones(7)
+
+    with pytest.raises(InputError, match=r"constraint 0 returned a gradient of shape \(7,\); expected 6"):
+        fopt.minimize(separable(C), np.full(6, 0.3), constraints=[wide], bounds=(1e-3, 1.0), method=method)
+
+
+@pytest.mark.parametrize("method", ["mma", "SLSQP"])
+def test_non_finite_gradient_entries_are_named(method):
+    def holes(x):
+        g = -C / x ** 2
+        g[[1, 3]] = np.nan
+        return float(np.sum(C / x)), g
+
+    with pytest.raises(fopt.OptimizationError, match=r"objective gradient at entries \[1, 3\] \(2 of 6\)") as error:
+        fopt.minimize(holes, np.full(6, 0.3), constraints=[Budget(2.0)], bounds=(1e-3, 1.0), method=method)
+    assert error.value.history is not None
+    result = fopt.minimize(holes, np.full(6, 0.3), constraints=[Budget(2.0)], bounds=(1e-3, 1.0), method=method,
+                           raise_on_failure=False)
+    assert result.status == "failed" and "[1, 3]" in result.message

@@ -66,7 +66,7 @@ def patch_error(cell: str, physics: str, exact=None) -> float:
     per element type; the other cases exercise that path.)"""
     mesh = patch_mesh(cell)
     if physics == "elasticity":
-        problem = Problem(mesh, LinearElasticity(E=200.0, nu=0.3, plane="stress"))
+        problem = Problem(mesh, LinearElasticity(E=200.0, nu=0.3, plane="stress" if mesh.dim == 2 else "strain"))
         exact = exact or _linear_displacement
     else:
         problem = Problem(mesh, HeatConduction(k=3.0))

@@ -19,6 +19,9 @@ class _Compliance(Functional):
     def evaluate(self, problem, u, params, X):
         return jnp.dot(problem.external_loads(params, X), u)
 
+    def cache_key(self):
+        return type(self)
+
 
 def compliance(problem=None) -> Functional:
     """Work of the external dead loads, f(p, X)·u: body forces, tractions, pressures and

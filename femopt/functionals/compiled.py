@@ -85,12 +85,21 @@ def _rewrap(arrays, kinds):
     return params
 
 
+def _functional_key(functional):
+    """What identifies a functional's compiled code: its ``cache_key()`` when it has one
+    (built-ins without settings: their class, so ``fo.gradient(compliance(), ...)`` in a
+    loop compiles once), else the object itself."""
+    key = getattr(functional, "cache_key", None)
+    return ("key", key()) if callable(key) else ("id", id(functional))
+
+
 def _compiled(functional, problem, kinds, operation):
     per_problem = _CACHE.setdefault(problem, {})
     # Loads add parameters (never remove them): the names identify the problem's terms.
-    key = (id(functional), kinds, operation, tuple(problem.params))
+    identity = _functional_key(functional)
+    key = (identity, kinds, operation, tuple(problem.params))
     hit = per_problem.get(key)
-    if hit is not None and hit[0] is functional:
+    if hit is not None and (identity[0] == "key" or hit[0] is functional):
         return hit[1]
     problem_ref = weakref.ref(problem)
 

@@ -17,7 +17,7 @@ Two choices keep compilation rare (compiling, not running, dominates small probl
 * every parameter reaches the kernel as a per-cell value (a global one is broadcast) or
   a per-node value, so a global and a per-cell ``E`` share one compiled kernel; the
   per-cell cotangent of a global parameter is summed;
-* chunks are padded to a power-of-two size, and kernels are cached by (operation, law,
+* chunks have one fixed size (small meshes padded), and kernels are cached by (operation, law,
   element, components), not by problem — a second problem with the same physics reuses
   them.
 
@@ -42,10 +42,9 @@ from ..functionals.compiled import tuned_jit
 
 __all__ = ["ResidualProducts", "Cotangents", "residual_products"]
 
-#: Largest chunk, in cells, of one kernel call (a power of two).
-MAX_CHUNK = 4096
-#: Smallest chunk: tiny meshes all pad to it and share one compiled kernel.
-MIN_CHUNK = 64
+#: Cells per kernel call, whatever the mesh size: every mesh (small ones padded) runs the
+#: same compiled kernel, so a mesh-convergence study compiles each product once.
+CHUNK = 1024
 
 _KERNELS: dict = {}
 
@@ -89,10 +88,7 @@ def _law_parameters(law):
 
 
 def _chunk_size(m):
-    size = MIN_CHUNK
-    while size < m and size < MAX_CHUNK:
-        size *= 2
-    return size
+    return CHUNK
 
 
 def _kernel(operation, kind, law, tables_key, tables, c):

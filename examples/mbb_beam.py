@@ -7,7 +7,7 @@ SIMP penalty 3, filter radius 1.5, optimality criteria with move 0.2, bisection
 tolerance 1e-3, stop when max|dx| <= 0.01 — top88(60, 20, 0.5, 3, 1.5, ft).
 
 Reference (Andreassen et al. 2011, "Efficient topology optimization in MATLAB using 88
-lines of code", Struct. Multidisc. Optim. 43:1-16), see shared/REFERENCE-VALUES.md:
+lines of code", Struct. Multidisc. Optim. 43:1-16), see docs/validation.md (reference values):
 with rmin = 1.5 the faithful 88-line run gives c = 203.19 after 94 iterations with the
 sensitivity filter (ft = 1) and c = 218.80 after 127 iterations with the density filter
 (ft = 2). The paper's Fig. 3 values (216.81 / 233.71) use rmin = 2.4 and do not apply.
@@ -30,7 +30,7 @@ import femopt as fo
 from femopt import design as fd
 from femopt import optimize as fopt
 
-#: top88(60, 20, 0.5, 3, 1.5, ft), a faithful run (shared/REFERENCE-VALUES.md)
+#: top88(60, 20, 0.5, 3, 1.5, ft), a faithful run (docs/validation.md)
 REFERENCE = {"sensitivity": (203.19, 94), "density": (218.80, 127)}
 
 

@@ -2,7 +2,7 @@
 
 The one-cell kernels of :mod:`.kernels` state the mathematics; vmapped over cells they
 run as many tiny batched contractions, which XLA on CPU executes at a few percent of
-the machine's speed (``../shared/KERNEL-FIGURES.md``). These kernels compute the same
+the machine's speed (docs/kernels.md). These kernels compute the same
 numbers in three stages that XLA runs well:
 
 1. Quadrature-point quantities, one *entry* at a time: the Jacobian J, its inverse,

@@ -4,7 +4,7 @@ The law is evaluated at quadrature points; the tangent comes from JAX derivative
 the law *at the point* (∂flux/∂∇u etc.), contracted with the shape-function gradients.
 Differentiating at the point instead of the whole element residual keeps the derivative
 small (a (c·d)² block per point instead of an (n·c)² Jacobian of a long element
-computation) — see ../shared/KERNEL-FIGURES.md for the measurements behind this choice.
+computation) — see docs/kernels.md for the measurements behind this choice.
 
 These one-cell functions are the reference statement of the element mathematics (and
 what the sensitivity layer differentiates). The assembler computes the same numbers for

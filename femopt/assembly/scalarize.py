@@ -3,7 +3,7 @@
 XLA on CPU runs a pointwise law vmapped over points as operations on ``(points, 3, 3)``
 arrays whose minor dimension is tiny, and the forward-mode derivatives multiply by
 one-hot tangent bases at run time; both waste most of the work (see
-``../shared/KERNEL-FIGURES.md``). Here the jaxpr of the point function (derivatives
+docs/kernels.md). Here the jaxpr of the point function (derivatives
 included, taken by JAX beforehand) is interpreted entry by entry: every array value of
 the jaxpr becomes a NumPy object array whose entries are either Python/NumPy constants
 or JAX arrays holding that entry at all points (shape ``(n_cells, n_points_per_cell)``

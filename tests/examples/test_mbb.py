@@ -1,5 +1,5 @@
 """The MBB beam example: a small run in the default suite, the full 60x20 against the
-88-line code's reference values (shared/REFERENCE-VALUES.md) when slow tests run."""
+88-line code's reference values (docs/validation.md) when slow tests run."""
 import numpy as np
 import pytest
 from example_loader import load

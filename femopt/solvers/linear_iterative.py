@@ -24,6 +24,14 @@ _log = logging.getLogger("femopt.solvers")
 
 PRECONDITIONERS = ("amg", "jacobi", "ilu")
 
+#: A cheaper AMG set-up: the prolongation smoother's weight from local row sums instead of
+#: a spectral-radius estimate (an Arnoldi iteration in Python, most of pyamg's set-up
+#: time), and the candidates not smoothed further. Measured on 45 000-dof hex8 elasticity
+#: with rigid-body modes: set-up 1.0-1.4 s against 4.1-4.4 s, CG 20 iterations against 15
+#: (5.0 s against 3.8-4.1 s): a single solve is ~25 % faster, while a preconditioner kept
+#: for many solves (topology optimization) pays off the full set-up.
+FAST_AMG_SETUP = {"improve_candidates": None, "smooth": ("jacobi", {"omega": 4.0 / 3.0, "weighting": "local"})}
+
 
 def import_pyamg():
     """pyamg, or None when it is not installed."""
@@ -134,6 +142,8 @@ class CGSolver(LinearSolver):
             modes of elasticity (k = 3 in 2D, 6 in 3D); ignored by the other
             preconditioners.
         ilu_drop_tol, ilu_fill_factor: ``spilu`` parameters.
+        amg_options: keyword arguments of ``pyamg.smoothed_aggregation_solver`` (e.g.
+            :data:`FAST_AMG_SETUP`).
         reuse: a :class:`~femopt.solvers.reuse.PreconditionerReuse` policy: later
             factorizations of matrices of the same size reuse the last preconditioner
             until CG iterations grow (``True``: the default policy; None: set up anew at
@@ -144,7 +154,7 @@ class CGSolver(LinearSolver):
     """
 
     def __init__(self, preconditioner="amg", *, rtol=1e-10, atol=0.0, maxiter=None,
-                 near_nullspace=None, ilu_drop_tol=1e-4, ilu_fill_factor=10.0, reuse=None):
+                 near_nullspace=None, ilu_drop_tol=1e-4, ilu_fill_factor=10.0, reuse=None, amg_options=None):
         if not (preconditioner in PRECONDITIONERS or callable(getattr(preconditioner, "setup", None))):
             raise InputError(f"unknown CG preconditioner {preconditioner!r}; choose one of {PRECONDITIONERS} "
                              "or pass an object with setup(A) -> apply(v)")
@@ -170,6 +180,7 @@ class CGSolver(LinearSolver):
         if reuse is not None and not isinstance(reuse, PreconditionerReuse):
             raise InputError(f"reuse must be None, True or a PreconditionerReuse, got {reuse!r}")
         self.reuse = reuse
+        self.amg_options = dict(amg_options or {})
         self._warned_no_pyamg = False
 
     def with_context(self, context):
@@ -180,7 +191,7 @@ class CGSolver(LinearSolver):
             modes = context.near_nullspace
         return CGSolver(self.preconditioner, rtol=self.rtol, atol=self.atol, maxiter=self.maxiter,
                         near_nullspace=modes, ilu_drop_tol=self.ilu_drop_tol,
-                        ilu_fill_factor=self.ilu_fill_factor,
+                        ilu_fill_factor=self.ilu_fill_factor, amg_options=self.amg_options,
                         reuse=self.reuse if self.reuse is not None else PreconditionerReuse())
 
     def _factorize(self, A):
@@ -234,7 +245,7 @@ class CGSolver(LinearSolver):
             raise InputError(f"near_nullspace has {candidates.shape[0]} rows but the matrix has "
                              f"{A.shape[0]}; pass one row per (free) dof")
         with seeded_global_numpy_random():
-            hierarchy = pyamg.smoothed_aggregation_solver(A, B=candidates)
+            hierarchy = pyamg.smoothed_aggregation_solver(A, B=candidates, **self.amg_options)
         return hierarchy.aspreconditioner(cycle="V").matvec
 
     def _factorization(self, A, name, apply):

@@ -93,7 +93,7 @@ class AutoSolver(LinearSolver):
     def choose(self, context: SolverContext | None) -> tuple[LinearSolver, str]:
         """The solver for ``context`` and the reason, in words."""
         from femopt.solvers.linear_direct import DirectSolver
-        from femopt.solvers.linear_iterative import CGSolver, import_pyamg
+        from femopt.solvers.linear_iterative import FAST_AMG_SETUP, CGSolver, import_pyamg
 
         if context is None:
             n = self.n_hint
@@ -108,7 +108,7 @@ class AutoSolver(LinearSolver):
             if import_pyamg() is not None:
                 modes = context.near_nullspace
                 what = "no near-null space" if modes is None else f"{modes.shape[1]} near-null-space modes"
-                return (CGSolver("amg", rtol=1e-10, near_nullspace=modes),
+                return (CGSolver("amg", rtol=1e-10, near_nullspace=modes, amg_options=FAST_AMG_SETUP),
                         f"{dim}D, symmetric, {n} free dofs > {threshold}: CG + smoothed-aggregation AMG ({what})")
             _log.warning("%d free dofs in %dD: a direct factorization will be slow and memory-hungry; "
                          "pip install 'femopt[amg]' for AMG-preconditioned CG", n, dim)

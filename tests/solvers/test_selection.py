@@ -109,3 +109,18 @@ def test_reuse_counters_round_trip():
 
 def test_thresholds_are_the_documented_ones():
     assert selection.ITERATIVE_3D_MIN_DOFS == 30_000 and selection.ITERATIVE_2D_MIN_DOFS == 200_000
+
+
+def test_a_3d_superlu_factorization_beyond_memory_is_refused(monkeypatch):
+    mesh = fo.mesh.box(size=(2, 1, 1), shape=(8, 4, 4), cell="hex8")
+    problem = fo.Problem(mesh, fo.physics.LinearElasticity(), linear_solver=DirectSolver(backend="superlu"))
+    problem.fix("xmin")
+    problem.traction("xmax", [0.0, 0.0, -1.0])
+    _, K = problem.residual_and_tangent(np.zeros(problem.space.n_dofs))
+    A = problem.partition.free_block(K)
+    solver = problem.bound_linear_solver()
+    assert solver.dim == 3
+    solver.factorize(A)                                           # fits
+    monkeypatch.setenv("FEMOPT_MEMORY_LIMIT", "100K")
+    with pytest.raises(fo.ResourceError, match=r"SuperLU factorization of 600 3D dofs.*linear_solver='cg'"):
+        solver.factorize(A)

@@ -86,7 +86,7 @@ class CellScaledModel:
         else:
             self.linear_solver = make_solver(linear_solver, n_hint=self.partition.free.size).with_context(
                 SolverContext(problem.mesh.points, problem.space.n_components, self.partition.free,
-                              self.symmetric))
+                              self.symmetric, mesh=problem.mesh))
         self._setup_values = None        # the field the kept preconditioner was set up for
         self._pending_setup = None       # ... to set up again after a resume
         self.timings: dict[str, float] = {}
@@ -105,11 +105,14 @@ class CellScaledModel:
         design updates) with smoothed-aggregation AMG told the rigid-body modes, its
         set-up reused across designs while CG iterations stay low (Jacobi without pyamg)."""
         pb = self.problem
-        context = SolverContext(pb.mesh.points, pb.space.n_components, self.partition.free, self.symmetric)
+        context = SolverContext(pb.mesh.points, pb.space.n_components, self.partition.free, self.symmetric,
+                                mesh=pb.mesh)
         solver = pb.linear_solver
         if isinstance(solver, AutoSolver):
             solver, why = solver.choose(context)
-            if isinstance(solver, CGSolver):
+            if isinstance(solver, CGSolver) and not isinstance(solver.preconditioner, str):
+                solver = CGSolver(solver.preconditioner, rtol=1e-8)           # geometric multigrid
+            elif isinstance(solver, CGSolver):
                 preconditioner = "amg" if import_pyamg() is not None else "jacobi"
                 solver = CGSolver(preconditioner, rtol=1e-8, near_nullspace=solver.near_nullspace)
             _log.info("CellScaledModel solver: %s (%s)", solver, why)

@@ -364,7 +364,8 @@ class Problem(LoadMethods):
         key = (id(self.linear_solver), id(self.partition))
         if getattr(self, "_bound", None) is None or self._bound[0] != key:
             symmetric = bool(getattr(self.physics, "symmetric", False))
-            context = SolverContext(self.mesh.points, self.space.n_components, self.partition.free, symmetric)
+            context = SolverContext(self.mesh.points, self.space.n_components, self.partition.free, symmetric,
+                                    mesh=self.mesh)
             self._bound = (key, self.linear_solver.with_context(context))
         return self._bound[1]
 

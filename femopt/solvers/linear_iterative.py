@@ -67,11 +67,14 @@ class CGFactorization(Factorization):
         last_iterations: CG iterations of the most recent solve, one per right-hand side.
     """
 
-    def __init__(self, matrix, preconditioner, apply, *, rtol, atol, maxiter, reuse=None, reused=False):
+    def __init__(self, matrix, preconditioner, apply, *, rtol, atol, maxiter, reuse=None, reused=False,
+                 refresh=None):
         super().__init__(matrix, f"cg+{preconditioner}")
         self.preconditioner = preconditioner
         self.reused = reused
         self._reuse = reuse
+        # set up a preconditioner for THIS matrix when a kept one stops helping
+        self._refresh = refresh
         n = matrix.shape[0]
         # Every preconditioner here is symmetric, so it serves A and A^T alike.
         self._M = spla.LinearOperator((n, n), matvec=apply, dtype=np.float64)
@@ -104,8 +107,23 @@ class CGFactorization(Factorization):
 
         # SciPy's rtol is relative to ||b|| whatever the start, so a warm start stops at
         # the same accuracy as a cold one, only sooner.
-        x, info = spla.cg(operator, b, x0=start, rtol=self.rtol, atol=self.atol, maxiter=self.maxiter,
-                          M=self._M, callback=callback)
+        attempt = self._reuse.attempt_limit() if (self.reused and self._refresh is not None) else None
+        if attempt is not None:
+            # A kept preconditioner gets a bounded try; when it needs more, set up one for
+            # this matrix and go on from where CG got (the waste is bounded by the limit).
+            limit = attempt if self.maxiter is None else min(attempt, self.maxiter)
+            x, info = spla.cg(operator, b, x0=start, rtol=self.rtol, atol=self.atol, maxiter=limit,
+                              M=self._M, callback=callback)
+            if info > 0:
+                _log.debug("kept preconditioner needed more than %d iterations: set up anew", limit)
+                self._M = spla.LinearOperator(self.shape, matvec=self._refresh(), dtype=np.float64)
+                self.reused, self._refresh = False, None
+                start, count[0] = x, 0     # the new preconditioner's baseline counts from here
+        else:
+            info = 1
+        if info != 0 or attempt is None:
+            x, info = spla.cg(operator, b, x0=start, rtol=self.rtol, atol=self.atol, maxiter=self.maxiter,
+                              M=self._M, callback=callback)
         self.last_iterations.append(count[0])
         if info == 0 and np.isfinite(x).all():
             return x
@@ -177,28 +195,40 @@ class CGSolver(LinearSolver):
         self.ilu_fill_factor = ilu_fill_factor
         if reuse is True:
             reuse = PreconditionerReuse()
-        if reuse is not None and not isinstance(reuse, PreconditionerReuse):
-            raise InputError(f"reuse must be None, True or a PreconditionerReuse, got {reuse!r}")
-        self.reuse = reuse
+        if reuse is not None and reuse is not False and not isinstance(reuse, PreconditionerReuse):
+            raise InputError(f"reuse must be None, True, False or a PreconditionerReuse, got {reuse!r}")
+        self.reuse = None if reuse is False else reuse
+        self._reuse_decided = reuse is not None
         self.amg_options = dict(amg_options or {})
         self._warned_no_pyamg = False
 
     def with_context(self, context):
         """A copy told the near-null space of the free dofs (AMG; when none was given),
-        with a preconditioner-reuse policy of its own."""
+        with a preconditioner-reuse policy of its own where the set-up is expensive
+        (AMG: a set-up costs about one to two solves; a geometric multigrid's a fraction
+        of one, so it is set up anew every time unless ``reuse`` says otherwise)."""
         modes = self.near_nullspace
         if self.preconditioner == "amg" and modes is None:
             modes = context.near_nullspace
+        reuse = self.reuse
+        if reuse is None and not self._reuse_decided and self.preconditioner == "amg":
+            reuse = PreconditionerReuse()
         return CGSolver(self.preconditioner, rtol=self.rtol, atol=self.atol, maxiter=self.maxiter,
                         near_nullspace=modes, ilu_drop_tol=self.ilu_drop_tol,
                         ilu_fill_factor=self.ilu_fill_factor, amg_options=self.amg_options,
-                        reuse=self.reuse if self.reuse is not None else PreconditionerReuse())
+                        reuse=False if reuse is None else reuse)
 
     def _factorize(self, A):
         if self.reuse is not None and self.reuse.usable(A.shape[0]):
             name = getattr(self.preconditioner, "name", self.preconditioner)
+
+            def refresh():
+                apply = self._set_up(A)._M.matvec
+                self.reuse.keep(apply, A.shape[0])
+                return apply
+
             return CGFactorization(A, name, self.reuse.get(), rtol=self.rtol, atol=self.atol,
-                                   maxiter=self.maxiter, reuse=self.reuse, reused=True)
+                                   maxiter=self.maxiter, reuse=self.reuse, reused=True, refresh=refresh)
         factorization = self._set_up(A)
         if self.reuse is not None:
             self.reuse.keep(factorization._M.matvec, A.shape[0])

@@ -38,7 +38,7 @@ import numpy as np
 from femopt.fem.nullspace import rigid_body_modes
 from femopt.solvers.linear_base import LinearSolver
 
-__all__ = ["SolverContext", "AutoSolver", "ITERATIVE_3D_MIN_DOFS", "ITERATIVE_2D_MIN_DOFS"]
+__all__ = ["SolverContext", "AutoSolver", "ITERATIVE_3D_MIN_DOFS", "ITERATIVE_2D_MIN_DOFS", "MULTIGRID_MIN_DOFS"]
 
 _log = logging.getLogger("femopt.solvers")
 
@@ -46,6 +46,10 @@ _log = logging.getLogger("femopt.solvers")
 ITERATIVE_3D_MIN_DOFS = 30_000
 #: The same for 2D, where direct fill grows slowly.
 ITERATIVE_2D_MIN_DOFS = 200_000
+#: Free dofs above which a structured quad4 / hex8 lattice gets CG + geometric multigrid
+#: (MBB 300 x 100, 60 700 dofs: 0.23-0.26 s against 1.2 s SuperLU, 0.48 s PARDISO; 3D
+#: hex8 elasticity 201 720 dofs: 2.1 s against 8.3 s for AMG-CG).
+MULTIGRID_MIN_DOFS = 20_000
 
 
 @dataclass(frozen=True, eq=False)
@@ -57,12 +61,15 @@ class SolverContext:
         n_components: field components per node.
         free: global ids of the free dofs ``(n_free,)`` (the matrix's rows), node-major.
         symmetric: whether the tangent is symmetric (the physics says so).
+        mesh: the mesh, when known (a structured quad4 / hex8 lattice gets geometric
+            multigrid).
     """
 
     points: np.ndarray
     n_components: int
     free: np.ndarray
     symmetric: bool
+    mesh: object = None
 
     @property
     def dim(self) -> int:
@@ -71,6 +78,15 @@ class SolverContext:
     @property
     def n_free(self) -> int:
         return int(self.free.size)
+
+    @cached_property
+    def structured_grid(self):
+        """The lattice of a structured quad4 / hex8 mesh, or None."""
+        if self.mesh is None:
+            return None
+        from femopt.solvers.multigrid_grid import structured_grid
+
+        return structured_grid(self.mesh)
 
     @cached_property
     def near_nullspace(self) -> np.ndarray | None:
@@ -103,6 +119,13 @@ class AutoSolver(LinearSolver):
         n, dim = context.n_free, context.dim
         if not context.symmetric:
             return DirectSolver(symmetric=False), f"nonsymmetric tangent ({n} free dofs): CG does not apply"
+        if n > MULTIGRID_MIN_DOFS and context.structured_grid is not None:
+            from femopt.solvers.multigrid import GeometricMultigrid
+
+            multigrid = GeometricMultigrid(context.structured_grid, context.n_components, context.free)
+            return (CGSolver(multigrid, rtol=1e-10),
+                    f"{dim}D structured {context.mesh.cell_type.name} lattice, symmetric, {n} free dofs > "
+                    f"{MULTIGRID_MIN_DOFS}: CG + geometric multigrid ({len(multigrid.level_dofs)} levels)")
         threshold = ITERATIVE_3D_MIN_DOFS if dim == 3 else ITERATIVE_2D_MIN_DOFS
         if n > threshold:
             if import_pyamg() is not None:

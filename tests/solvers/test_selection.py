@@ -53,6 +53,14 @@ def test_context_near_nullspace_is_restricted_to_the_free_dofs():
     assert np.array_equal(ctx.near_nullspace, rigid_body_modes(ctx.points)[free])
 
 
+def test_unstructured_3d_gets_amg_with_rigid_body_modes():
+    ctx = SolverContext(np.random.default_rng(0).random((12_000, 3)), 3, np.arange(36_000), True,
+                        mesh=fo.mesh.box(shape=(2, 2, 2), cell="tet4"))
+    solver, why = AutoSolver().choose(ctx)
+    assert solver.preconditioner == "amg" and solver.near_nullspace.shape == (36_000, 6)
+    assert "CG + smoothed-aggregation AMG (6 near-null-space modes)" in why
+
+
 def test_problem_binds_auto_and_logs_the_choice(caplog):
     mesh = fo.mesh.box(size=(2, 1, 1), shape=(40, 16, 16), cell="hex8")     # 34 680 free dofs
     problem = fo.Problem(mesh, fo.physics.LinearElasticity())
@@ -61,9 +69,9 @@ def test_problem_binds_auto_and_logs_the_choice(caplog):
     with caplog.at_level(logging.INFO, logger="femopt.solvers"):
         problem.solve()
     solver = problem.bound_linear_solver()
-    assert isinstance(solver, CGSolver) and solver.near_nullspace.shape[1] == 6
-    assert "CG + smoothed-aggregation AMG (6 near-null-space modes)" in caplog.text
-    assert problem.state.factorization.last_iterations[0] < 40      # 200+ without the modes
+    assert isinstance(solver, CGSolver) and solver.preconditioner.name == "gmg"     # a structured lattice
+    assert "3D structured hex8 lattice, symmetric, 34680 free dofs > 20000: CG + geometric multigrid" in caplog.text
+    assert problem.state.factorization.last_iterations[0] < 25
     free = problem.partition.free
     residual = problem.residual(problem.state.u)[free]
     load = problem.residual(np.zeros(problem.space.n_dofs))[free]
@@ -124,3 +132,33 @@ def test_a_3d_superlu_factorization_beyond_memory_is_refused(monkeypatch):
     monkeypatch.setenv("FEMOPT_MEMORY_LIMIT", "100K")
     with pytest.raises(fo.ResourceError, match=r"SuperLU factorization of 600 3D dofs.*linear_solver='cg'"):
         solver.factorize(A)
+
+
+def test_a_kept_preconditioner_that_stops_helping_is_replaced_within_the_solve():
+    policy = PreconditionerReuse(max_growth=1.5, min_iterations=2)
+    solver = CGSolver("jacobi", rtol=1e-10, reuse=policy)
+    b = np.ones(300)
+    solver.factorize(spd(300, 0.5)).solve(b)
+    baseline = policy._baseline
+    scale = np.exp(np.random.default_rng(1).uniform(-4, 4, 300))      # a very different matrix
+    A = sp.diags(np.sqrt(scale)) @ spd(300, 0.5) @ sp.diags(np.sqrt(scale))
+    factorization = solver.factorize(A.tocsr())
+    assert factorization.reused
+    x = factorization.solve(b)
+    assert np.linalg.norm(A @ x - b) <= 1e-9 * np.linalg.norm(b)
+    assert policy.setups == 2 and not factorization.reused             # set up anew inside the solve
+    assert policy.attempt_limit() is not None and baseline is not None
+
+
+def test_geometric_multigrid_is_not_reused_by_default():
+    from femopt.solvers.multigrid import gmg_solver
+
+    mesh = fo.mesh.box(size=(2, 1, 1), shape=(8, 4, 4), cell="hex8")
+    problem = fo.Problem(mesh, fo.physics.LinearElasticity())
+    problem.fix("xmin")
+    problem.linear_solver = gmg_solver(problem)
+    assert problem.bound_linear_solver().reuse is None
+    amg = CGSolver("amg").with_context(SolverContext(mesh.points, 3, problem.partition.free, True))
+    assert isinstance(amg.reuse, PreconditionerReuse)
+    assert CGSolver("amg", reuse=False).with_context(SolverContext(mesh.points, 3, problem.partition.free,
+                                                                   True)).reuse is None

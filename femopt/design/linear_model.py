@@ -236,12 +236,13 @@ class CellScaledModel:
             self._setup_values = field
         setups = None if reuse is None else reuse.setups
         factorization = self.linear_solver.factorize(K)
-        if reuse is not None and reuse.setups != setups:
-            self._setup_values = np.array(values, dtype=np.float64)
         # an optimizer's next design is close to its last: an iterative solver starts from
         # the last solution (a direct one ignores the guess)
         u = factorization.solve(self._force, guess=self._last_u)
         self._last_u = u
+        if reuse is not None and reuse.setups != setups:
+            # set up at the factorization or, when the kept one stopped helping, in the solve
+            self._setup_values = np.array(values, dtype=np.float64)
         self._tick("solve", t0)
         return u, factorization
 

@@ -40,3 +40,13 @@ def test_other_functionals_still_solve_the_adjoint():
     direct, _ = cantilever("direct")
     _, reference = fo.value_and_grad(functional, direct, wrt="E", params={"E": E})
     np.testing.assert_allclose(grad, reference, rtol=1e-7, atol=1e-9 * np.abs(reference).max())
+
+
+def test_after_a_warm_started_solve_the_gradient_is_still_exact():
+    problem, E = cantilever(CGSolver("amg", rtol=1e-12))
+    E2 = E[::-1].copy()
+    problem.solve({"E": E2})                     # Newton starts from the previous state
+    _, grad = fo.value_and_grad(fo.functionals.compliance(), problem, wrt="E", params={"E": E2})
+    direct, _ = cantilever("direct")
+    _, reference = fo.value_and_grad(fo.functionals.compliance(), direct, wrt="E", params={"E": E2})
+    np.testing.assert_allclose(grad, reference, rtol=1e-8, atol=1e-10 * np.abs(reference).max())

@@ -39,6 +39,8 @@ import time
 
 import numpy as np
 
+from .timing import best_seconds
+
 __all__ = ["run_assembly_benchmark", "main"]
 
 #: fraction of the available memory the naive formulation may take before it runs on a subset
@@ -69,15 +71,6 @@ def _available_bytes():
             if line.startswith("MemAvailable:"):
                 return int(line.split()[1]) * 1024
     return 0
-
-
-def _best(fn, repeat):
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
 
 
 def _setup(n, seed=0):
@@ -121,7 +114,7 @@ def _naive(space, law, u, params, pattern, cells):
         K = K.transpose(0, 2, 4, 1, 3)                                    # slots' layout
         return np.bincount(slots.ravel(), weights=K.ravel(), minlength=pattern.nnz)
 
-    steady = _best(run, 2)
+    steady = best_seconds(run, 2)
     return steady, max(first - steady, 0.0)
 
 
@@ -144,7 +137,7 @@ def measure_size(n, repeat=3, naive=True):
     baseline = _memory_kib("VmRSS")
     peak_ok = _reset_peak()
     cpu = time.process_time()
-    total = _best(lambda: assembler.residual_and_tangent(u, params), repeat)
+    total = best_seconds(lambda: assembler.residual_and_tangent(u, params), repeat)
     cpu = (time.process_time() - cpu) / repeat
     peak = (_memory_kib("VmHWM") - baseline) * 1024 if peak_ok else None
 
@@ -152,7 +145,7 @@ def measure_size(n, repeat=3, naive=True):
         for _ in assembler._run(block, np.asarray(u).reshape(-1, 3), params, tangent=True):
             pass
 
-    kernel = _best(kernels_only, repeat)
+    kernel = best_seconds(kernels_only, repeat)
 
     def timed_scatter():
         r, data, spent = np.zeros(space.n_dofs), np.zeros(pattern.nnz), 0.0

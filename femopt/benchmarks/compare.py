@@ -46,6 +46,7 @@ from dataclasses import asdict, dataclass, fields
 import numpy as np
 
 from .compare_peers import UNADAPTED_PEERS, PeerUnavailable, skfem_cube, undetected_peer_reason
+from .timing import best_seconds
 
 __all__ = ["main", "run", "Row", "cube_femopt", "fit_exponent"]
 
@@ -83,15 +84,6 @@ def _cube_problem(mesh):
     return problem.fix("xmin").traction("xmax", list(TRACTION))
 
 
-def _best(fn, repeat):
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
-
-
 def cube_femopt(n, repeat=3):
     """femopt on the n x n x n cube; returns (Row, mesh, displacement (n_nodes, 3),
     gradient (n_cells,))."""
@@ -102,7 +94,7 @@ def cube_femopt(n, repeat=3):
     problem.solve()                                             # compiles every kernel
     zero = np.zeros(problem.space.n_dofs)
     problem.residual_and_tangent(zero)
-    assembly = _best(lambda: problem.residual_and_tangent(zero), repeat)
+    assembly = best_seconds(lambda: problem.residual_and_tangent(zero), repeat)
 
     fresh = _cube_problem(mesh)
     start = time.perf_counter()

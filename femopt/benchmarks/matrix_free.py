@@ -28,6 +28,8 @@ import time
 
 import numpy as np
 
+from .timing import median_seconds
+
 __all__ = ["run_case", "lattice_nnz", "main"]
 
 
@@ -48,15 +50,6 @@ def _problem(shape):
     return problem
 
 
-def _median_seconds(fn, repeat):
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return float(np.median(times))
-
-
 def run_case(shape, *, repeat: int = 5, assemble: bool = True, preconditioners=("chebyshev", "two-level"),
              chunk: int = 2048) -> dict:
     """One size: the figures listed in the module docstring, as a dict."""
@@ -74,7 +67,7 @@ def run_case(shape, *, repeat: int = 5, assemble: bool = True, preconditioners=(
     start = time.perf_counter()
     operator.apply(x).block_until_ready()
     row["compile_s"] = time.perf_counter() - start
-    row["mf_apply_s"] = _median_seconds(lambda: operator.apply(x).block_until_ready(), repeat)
+    row["mf_apply_s"] = median_seconds(lambda: operator.apply(x).block_until_ready(), repeat)
     row["mf_bytes"] = operator.nbytes
     row["csr_bytes_est"] = 12 * lattice_nnz(shape, 3) + 4 * (problem.space.n_dofs + 1)
     if assemble:
@@ -84,7 +77,7 @@ def run_case(shape, *, repeat: int = 5, assemble: bool = True, preconditioners=(
         row["assemble_s"] = time.perf_counter() - start
         row["csr_bytes"] = K_free.data.nbytes + K_free.indices.nbytes + K_free.indptr.nbytes
         x_np = np.asarray(x)
-        row["csr_apply_s"] = _median_seconds(lambda: K_free @ x_np, repeat)
+        row["csr_apply_s"] = median_seconds(lambda: K_free @ x_np, repeat)
         row["apply_error"] = float(np.linalg.norm(np.asarray(operator.apply(x)) - K_free @ x_np)
                                    / np.linalg.norm(K_free @ x_np))
         del K, K_free

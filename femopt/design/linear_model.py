@@ -38,7 +38,7 @@ from ..assembly.kernels import PointLaw, cell_tables, cell_tangent
 from ..assembly.parameters import cell_field
 from ..errors import InputError
 from ..solvers.linear import AutoSolver, CGSolver, DirectSolver, SolverContext, make_solver
-from ..solvers.selection import ITERATIVE_3D_MIN_DOFS  # noqa: F401  (named in the docstrings)
+
 from ..solvers.linear_iterative import import_pyamg
 
 __all__ = ["CellScaledModel"]

@@ -17,7 +17,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ..assembly.assembler import Assembler, CellTerm
+from ..assembly.assembler import Assembler, CellTerm, FacetTerm
 from ..assembly.dirichlet import DofPartition
 from ..assembly.parameters import check_values, scale_value, split_parameters
 from ..assembly.traced import has_energy, traced_energy, traced_residual

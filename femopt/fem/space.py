@@ -82,7 +82,11 @@ class FunctionSpace:
     def _components(self, components) -> np.ndarray:
         if components is None:
             return np.arange(self.n_components)
-        comps = np.atleast_1d(np.asarray(components, dtype=np.int64))
+        given = np.atleast_1d(np.asarray(components, dtype=object))
+        if given.ndim != 1 or not all(isinstance(c, (int, np.integer)) and not isinstance(c, bool) for c in given):
+            raise InputError(f"components must be whole numbers (component ids 0..{self.n_components - 1}), "
+                             f"got {components!r}")
+        comps = given.astype(np.int64)
         bad = comps[(comps < 0) | (comps >= self.n_components)]
         if bad.size:
             raise InputError(

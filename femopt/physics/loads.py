@@ -19,6 +19,8 @@ from typing import Callable
 
 import jax.numpy as jnp
 
+from ..errors import InputError
+
 __all__ = ["VolumeLoad", "BoundaryLoad", "Traction", "Pressure", "HeatFlux", "Convection"]
 
 
@@ -104,7 +106,11 @@ class Pressure(_ScaledBoundaryLoad):
     """Dead pressure on the reference surface, t = −p n: ∫ p n · v dS."""
 
     def integrand(self, u, x, n, p):
-        return self.value(x, p) * n
+        value = self.value(x, p)
+        if jnp.ndim(value) != 0:
+            raise InputError(f"pressure {self.name!r}: the value must be a number per point, but its function "
+                             f"returns shape {jnp.shape(value)}; for a vector load use traction")
+        return value * n
 
 
 @dataclass(frozen=True, eq=False)

@@ -130,9 +130,12 @@ class _Iteration:
         tol = o.atol + o.rtol * reference
         increment_residual_tol = o.atol + o.increment_rtol * reference
         _log.info("newton it %2d  |r| %.3e  (tolerance %.1e)", 0, self.r_norm, tol)
-        if self.r_norm <= tol:
+        # The start counts as a solution only by a relative test (against residual_scale) or
+        # when r_0 is exactly 0: atol is absolute, and a problem whose loads are all below it
+        # (tiny units, a small load) would otherwise return u_0 = 0 as its solution.
+        if self.r_norm == 0.0 or self.r_norm <= o.rtol * (o.residual_scale or 0.0):
             self.factorize(K)
-            return "residual", f"|r_0| = {self.r_norm:.3e} <= {tol:.1e} at the start"
+            return "residual", f"|r_0| = {self.r_norm:.3e} at the start"
         for k in range(1, o.max_iterations + 1):
             if K is None:
                 r, K = self.residual_and_jacobian(self.u)

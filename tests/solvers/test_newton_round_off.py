@@ -81,3 +81,19 @@ def test_energy_and_residual_merits_reach_the_same_solution(amplitude):
     result = newton(residual, residual_and_jacobian, START, NewtonOptions(atol=1e-13, rtol=0.0), "direct",
                     energy=lambda u: energy_with_round_off(u, amplitude))
     assert np.allclose(result.u, SOLUTION, atol=1e-8)
+
+
+def test_a_load_below_the_absolute_tolerance_is_still_solved():
+    """A start whose residual is below atol is not a solution: a linear problem with tiny
+    loads (small units) used to return u = 0."""
+    import femopt as fo
+
+    mesh = fo.mesh.rectangle(shape=(4, 2), cell="quad4")
+    problem = fo.Problem(mesh, fo.physics.LinearElasticity(E=1.0, nu=0.3))
+    problem.fix("xmin")
+    problem.traction("xmax", [0.0, -1e-12])
+    u = problem.solve()
+    reference = fo.Problem(mesh, fo.physics.LinearElasticity(E=1.0, nu=0.3))
+    reference.fix("xmin")
+    reference.traction("xmax", [0.0, -1.0])
+    np.testing.assert_allclose(u, 1e-12 * reference.solve(), rtol=1e-8, atol=1e-22)

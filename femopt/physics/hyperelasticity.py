@@ -33,6 +33,8 @@ def _det3(F):
 
 class _Hyperelastic(Physics):
     components = "vector"
+    #: the field is a finite displacement: a solution must not invert any cell
+    finite_strain = True
     flux_uses_value = False
     source_uses_gradient = False
     symmetric = True

@@ -29,7 +29,7 @@ from ..solvers.continuation import load_stepping
 from ..solvers.linear import SolverContext, make_solver
 from ..solvers.newton import NewtonOptions, newton
 from .loads import LoadMethods
-from .supports import free_parts, null_motions, orphan_nodes, singular_jacobian_error
+from .supports import free_parts, null_motions, orphan_nodes, singular_jacobian_error, tangled_cells
 from .state import State
 
 __all__ = ["Problem"]
@@ -328,9 +328,19 @@ class Problem(LoadMethods):
             raise
         if converged:
             u = part.expand(final.u, prescribed)
-            self.state = State(u=u, params=params, factorization=final.factorization, newton=results)
-            return self.space.as_field(u)
-        last = final.u if load_steps == 1 else (stepping.u if stepping.u is not None else u0_free)
+            tangled = tangled_cells(self.mesh, u, self.physics)
+            if tangled.size == 0:
+                self.state = State(u=u, params=params, factorization=final.factorization, newton=results)
+                return self.space.as_field(u)
+            converged, reason = False, "inverted"
+            message = (f"Newton converged to a state that inverts {tangled.size} cell(s) (det F <= 0 at nodes of "
+                       f"cells {tangled[:10].tolist()}{' ...' if tangled.size > 10 else ''}): not a "
+                       "physical solution. Apply the load in more steps (load_steps=), and check the material "
+                       "(an energy that stays bounded as det F -> 0, e.g. lmbda > 0, cannot be tangled this way)")
+            if raise_on_failure:
+                raise NewtonError(message, history=final.iterations, reason=reason)
+        last = final.u if (load_steps == 1 or reason == "inverted") else (
+            stepping.u if stepping.u is not None else u0_free)
         u = part.expand(last, prescribed * (1.0 if load_steps == 1 else (stepping.load_factors or [0.0])[-1]))
         self.state = State(u=u, params=params, factorization=None, newton=results, converged=False,
                            reason=reason, message=message)

@@ -17,8 +17,10 @@ from scipy.sparse.csgraph import connected_components
 
 from ..errors import SingularJacobianError
 from ..fem.nullspace import mode_names, rigid_body_modes
+from ..fem.elements import reference_element
+from ..mesh.quality import CHECK_CHUNK
 
-__all__ = ["FreePart", "free_parts", "orphan_nodes", "null_motions", "singular_jacobian_error"]
+__all__ = ["FreePart", "free_parts", "orphan_nodes", "null_motions", "singular_jacobian_error", "tangled_cells"]
 
 # singular values below this (relative to the largest, columns normalized) count as zero
 _RANK_TOL = 1e-8
@@ -232,3 +234,20 @@ def singular_jacobian_error(problem, error=None, parts=None) -> SingularJacobian
     return SingularJacobianError(" ".join(lines), history=getattr(error, "history", ()), dofs=dofs, nodes=dofs // c,
                                  components=dofs % c,
                                  free_modes=tuple(m for free in parts for m in free.modes))
+
+
+def tangled_cells(mesh, u, physics) -> np.ndarray:
+    """Cells a finite-strain solution inverts: det(dx/dξ) of the deformed map ``X + u``
+    at any node of the reference cell <= 0 (det F <= 0 there, even where every quadrature
+    point sees a positive one). Empty for physics without ``finite_strain``."""
+    if not getattr(physics, "finite_strain", False):
+        return np.zeros(0, dtype=np.int64)
+    element = reference_element(mesh.cell_type)
+    gradients = element.shape_gradients(element.nodes)              # (k, n, dim)
+    deformed = mesh.points + np.reshape(u, mesh.points.shape)
+    bad = []
+    for start in range(0, len(mesh.cells), CHECK_CHUNK):
+        x = deformed[mesh.cells[start:start + CHECK_CHUNK]]           # (m, n, dim)
+        jacobians = np.linalg.det(np.einsum("qaj,mai->mqij", gradients, x))
+        bad.append(start + np.flatnonzero(np.any(jacobians <= 0.0, axis=1)))
+    return np.concatenate(bad)

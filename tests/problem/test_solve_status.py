@@ -55,3 +55,18 @@ def test_next_solve_does_not_start_from_a_failed_iterate():
     fresh = hard_problem(max_iterations=30)
     fresh.solve(load_steps=4)
     assert first == fresh.state.newton[0].residual_history[0]
+
+
+def test_a_tangled_neo_hookean_solution_is_not_a_solution():
+    mesh = fo.mesh.rectangle(size=(1.175, 1.077), shape=(2, 2), cell="quad8")
+    F = np.diag([1.0989, 0.9007])
+    exact = (mesh.points - mesh.points.mean(axis=0)) @ (F - np.eye(2)).T + [0.0, 0.5]
+    boundary = mesh.nodes(lambda x: np.isclose(x[:, 0], 0) | np.isclose(x[:, 0], 1.175)
+                          | np.isclose(x[:, 1], 0) | np.isclose(x[:, 1], 1.077))
+    problem = fo.Problem(mesh, fo.physics.NeoHookean(mu=1.0, lmbda=-0.5))      # admissible, unbounded as J -> 0
+    problem.fix(boundary, exact[boundary])
+    with pytest.raises(fo.NewtonError, match=r"inverts 2 cell\(s\).*cells \[0, 1\]") as info:
+        problem.solve(load_steps=2)
+    assert info.value.reason == "inverted"
+    problem.solve(load_steps=2, raise_on_failure=False)
+    assert not problem.state.converged and problem.state.reason == "inverted"

@@ -268,8 +268,6 @@ class Problem(LoadMethods):
         params = self.parameters(params)
         self.check_parameters(params)
         part = self.partition
-        if part.free.size == self.space.n_dofs and not self.physics_allows_no_supports():
-            _log.info("no Dirichlet conditions: the tangent may be singular (rigid-body modes)")
         if initial is not None:
             u0 = self.space.as_vector(initial)
         elif self.state is not None and self.state.converged and self.state.u.size == self.space.n_dofs:

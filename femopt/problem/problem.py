@@ -188,8 +188,7 @@ class Problem(LoadMethods):
         return params
 
     def parameter_rules(self) -> list:
-        """The rules parameter values must meet: the physics' (``0 < E``...) and the
-        loads' (``0 <= h`` of a convection)."""
+        """The rules values must meet: the physics' (``0 < E``...), the loads' (``0 <= h``)."""
         return list(self.physics.parameter_rules(self.mesh.dim)) + list(self._extra_rules)
 
     def check_parameters(self, params: Mapping[str, Any]) -> None:
@@ -306,6 +305,9 @@ class Problem(LoadMethods):
                           energy=self._energy_merit(scaled, split, values, f_point))
 
         u0_free = u0[part.free]
+        if part.free.size == 0:            # every dof prescribed: the field is the prescribed one
+            self.state = State(u=part.expand(u0_free, prescribed), params=params, reason="prescribed")
+            return self.space.as_field(self.state.u)
         try:
             if load_steps == 1:
                 final = solve_at(1.0, u0_free)
@@ -394,6 +396,5 @@ class Problem(LoadMethods):
             raise singular_jacobian_error(self, parts=unheld)
 
     def physics_allows_no_supports(self) -> bool:
-        """True when a problem without Dirichlet conditions is still well posed (e.g. a
-        convection boundary)."""
+        """Whether the problem is well posed without supports (a convection boundary)."""
         return bool(self._facet_terms) and any(isinstance(t.load, Convection) for t in self._facet_terms)

@@ -441,9 +441,6 @@ def test_fractional_component_is_refused():
         _elastic().fix("xmax", components=0.7)
 
 
-@pytest.mark.xfail(strict=True, reason="femopt bug: a problem whose every dof is prescribed is refused with "
-                   "InputError('u0 must be a non-empty 1D array of free dofs') instead of returning the "
-                   "prescribed field")
 def test_every_dof_prescribed_solves_to_the_prescribed_field():
     mesh = fuzz_mesh("heat")
     problem = fo.Problem(mesh, fo.physics.HeatConduction(k=2.0))

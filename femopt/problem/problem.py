@@ -300,7 +300,8 @@ class Problem(LoadMethods):
                     self._refuse_free_motions(K_free)
                 return r[part.free] - f_point, K_free
 
-            return newton(residual, residual_and_jacobian, u_start_free, options=options,
+            at_rest = np.linalg.norm(residual(np.zeros_like(u_start_free)))  # tolerances relative to it
+            return newton(residual, residual_and_jacobian, u_start_free, options=options.scaled_to(at_rest),
                           linear_solver=solver, raise_on_failure=raise_on_failure,
                           energy=self._energy_merit(scaled, split, values, f_point))
 
@@ -367,10 +368,9 @@ class Problem(LoadMethods):
         return energy
 
     def bound_linear_solver(self):
-        """``linear_solver`` bound to this problem's system (free dofs, node coordinates,
-        symmetry): "auto" makes its choice here, CG + AMG gets the near-null space. Kept
-        while the supports and the solver stay the same, so a preconditioner can be reused
-        from one solve to the next."""
+        """``linear_solver`` bound to this system (free dofs, nodes, symmetry): "auto" chooses
+        here, CG + AMG gets the near-null space. Kept while the supports and the solver stay
+        the same, so a preconditioner can be reused from one solve to the next."""
         key = (id(self.linear_solver), id(self.partition))
         if getattr(self, "_bound", None) is None or self._bound[0] != key:
             symmetric = bool(getattr(self.physics, "symmetric", False))

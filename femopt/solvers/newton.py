@@ -19,7 +19,12 @@ the residual still falls fast (Newton is still converging: it iterates on).
 Variational problems backtrack on the total potential energy; where the energy change a
 full step predicts (``r·du``) is below the energy's round-off, comparing energies says
 nothing, and that iteration backtracks on the residual instead (near the solution, where
-this happens, the full Newton step passes it at once).
+this happens, the full Newton step passes it at once). So does an iteration whose energy
+line search finds no decrease: an energy whose terms cancel (tiny strains) is round-off
+although its predicted change is not below eps |E|; the step must then pass the residual
+test, and a failure of both is a line-search failure naming both. Such noise can also
+accept a step by chance: an energy step shorter than 2^-10 (u does not move) gives way to
+a longer step that decreases the residual merit, where there is one.
 
 The residual at the new iterate is the one the line search evaluated, so a linear problem
 takes one iteration: one assembly of ``(r_0, K)``, one solve, one residual evaluation.
@@ -47,6 +52,9 @@ _log = logging.getLogger("femopt.newton")
 #: Relative size below which a change of the total energy is indistinguishable from the
 #: round-off of summing it over the cells (~1e3 machine epsilons).
 _ENERGY_ROUND_OFF = 1e3 * np.finfo(np.float64).eps
+
+#: An energy line-search step shorter than this is checked against the residual merit.
+_SHORT_ENERGY_STEP = 2.0 ** -10
 
 
 class _Failure(Exception):
@@ -120,6 +128,7 @@ class _Iteration:
         self.iterations: list[NewtonIteration] = []
         self.factorization = None
         self.r_norm = self.r0_norm = float("nan")
+        self.energy_rejected: str | None = None
 
     def run(self) -> tuple[str, str]:
         """Iterate to convergence; returns (reason, explanation) or raises _Failure."""
@@ -210,10 +219,27 @@ class _Iteration:
         """Backtrack from the full step; returns (step, u_new, r_new, reductions, merit)."""
         o = self.options
         slope = float(np.dot(r, du))
+        self.energy_rejected = None
         if self.energy_fn is not None and o.line_search and not full_step and slope < 0:
             found = self.energy_line_search(du, slope)
-            if found is not None:
+            if found is not None and found[0] >= _SHORT_ENERGY_STEP:
                 return found + ("energy",)
+            if found is not None:
+                # A step this short leaves u as it was. An energy of cancelling terms can be
+                # noise even where -r.du is above eps |E| and accepts such a step by chance;
+                # a longer step that reduces |r| is taken instead.
+                try:
+                    by_residual = self.residual_line_search(r, du)
+                except _Failure:
+                    by_residual = None
+                if by_residual is not None and by_residual[0] > found[0]:
+                    return by_residual
+                return found + ("energy",)
+        return self.residual_line_search(r, du, full_step)
+
+    def residual_line_search(self, r, du, full_step=False):
+        """Armijo backtracking on 0.5 ||r||^2; returns (step, u_new, r_new, reductions, merit)."""
+        o = self.options
         phi0 = _merit(r)
         step, previous, non_finite = 1.0, None, 0
         for reductions in range(o.max_line_search + 1):
@@ -233,10 +259,12 @@ class _Iteration:
             if finite:
                 previous = (step, phi)
             step = next_step
+        energy = f"; {self.energy_rejected}" if self.energy_rejected else ""
         raise _Failure("line_search", f"no sufficient decrease of |r| = {np.sqrt(2 * phi0):.3e} "
                                       f"in {o.max_line_search} step reductions ({non_finite} trials gave "
-                                      "NaN/Inf): the Newton direction is not a descent direction (wrong "
-                                      "Jacobian?) or there is no solution near this iterate")
+                                      f"NaN/Inf){energy}: the Newton direction is not a descent direction "
+                                      "(wrong Jacobian?), the energy does not match the residual, or there "
+                                      "is no solution near this iterate")
 
     def energy_line_search(self, du, slope):
         """Armijo backtracking on the energy E(u + a du), E'(0) = r·du < 0; None when the
@@ -257,9 +285,14 @@ class _Iteration:
                     return step, u_trial, r_trial, reductions
                 e = np.inf
             step = energy_backtrack(step, e, e0, slope)
-        raise _Failure("line_search", f"no sufficient decrease of the energy ({e0:.6e}) in "
-                                      f"{o.max_line_search} step reductions: there is no solution near "
-                                      "this iterate, or the energy does not match the residual")
+        # The energy may be all round-off although -r.du is above eps |E|: its terms cancel
+        # (a neo-Hookean energy at strains of 1e-8 is mu (I1 - 3 - 2 ln J) ~ 1e-16 mu, each
+        # term rounded at 1e-16 mu). The residual merit is the judge then; if it rejects the
+        # step too, the failure names both.
+        _log.debug("no energy decrease from E = %.6e in %d reductions: residual merit", e0, o.max_line_search)
+        self.energy_rejected = (f"the energy ({e0:.6e}) did not decrease enough in {o.max_line_search} step "
+                                "reductions either")
+        return None
 
     # -- bookkeeping --------------------------------------------------------------------
     def record(self, k, r_norm, increment, step, reductions, merit):

@@ -3,7 +3,7 @@
 :mod:`femopt.solvers.newton`."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -21,11 +21,14 @@ class NewtonOptions:
 
     Attributes:
         atol: absolute residual tolerance, in the residual's own units (force, heat
-            flow); not scaled. It matters when the reference norm is ~0 (a start that
-            already solves the problem, e.g. zero load).
+            flow); default 0 (none). An absolute number is wrong in some units: 1e-10
+            N accepts the first, linearized step of a problem whose loads are 1e-12 N
+            (micrometre cells in SI) as converged. Set it only knowing the units.
         rtol: residual tolerance relative to ``max(||r_0||, residual_scale)``.
         residual_scale: optional reference norm, e.g. ``||f_ext||``: keeps ``rtol``
             meaningful for warm starts whose ``||r_0||`` is already small.
+            :meth:`femopt.Problem.solve` sets it to the norm of the residual at rest
+            (free dofs zero, prescribed values applied): the loads the problem carries.
         inc_tol: increment test, ``||a du|| <= inc_tol * max(1, ||u||)``.
         increment_rtol: residual reduction the increment test also requires.
         max_iterations: Newton iterations (factorizations) before giving up.
@@ -37,7 +40,7 @@ class NewtonOptions:
             ``result.factorization`` belongs to ``result.u`` (exact nonlinear adjoints).
     """
 
-    atol: float = 1e-10
+    atol: float = 0.0
     rtol: float = 1e-10
     residual_scale: float | None = None
     inc_tol: float = 1e-10
@@ -62,6 +65,15 @@ class NewtonOptions:
                              f"armijo={self.armijo}")
         if self.residual_scale is not None and not self.residual_scale >= 0:
             raise InputError(f"NewtonOptions.residual_scale must be >= 0 or None, got {self.residual_scale}")
+
+
+    def scaled_to(self, load_norm: float) -> "NewtonOptions":
+        """These options with ``residual_scale`` at least ``load_norm`` (the norm of the
+        loads a solve carries); a NaN/Inf norm (a rest state that is not admissible)
+        leaves them as they are."""
+        if not np.isfinite(load_norm) or load_norm <= (self.residual_scale or 0.0):
+            return self
+        return replace(self, residual_scale=float(load_norm))
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ distortion), so each side keeps one outward normal and the side tags ``xmin ... 
 from __future__ import annotations
 
 import functools
+import os
 from dataclasses import dataclass
 
 import numpy as np
@@ -48,7 +49,10 @@ def property_settings(max_examples: int, shrink: bool = True) -> settings:
     """Reproducible runs (derandomized, no example database), no deadline (the first
     example of a cell type compiles its kernels), no "explain" phase (it re-runs a failing
     example under a tracer: minutes with JAX). ``shrink=False`` for the properties that are
-    expected to fail (xfail): their first counterexample is enough."""
+    expected to fail (xfail): their first counterexample is enough. The environment
+    variable FEMOPT_PROPERTY_SCALE multiplies every ``max_examples`` for a deeper search
+    (new examples; the first ones stay the same)."""
+    max_examples *= max(1, int(os.environ.get("FEMOPT_PROPERTY_SCALE", "1")))
     phases = (Phase.explicit, Phase.reuse, Phase.generate) + ((Phase.shrink,) if shrink else ())
     return settings(max_examples=max_examples, deadline=None, derandomize=True, database=None,
                     print_blob=True, phases=phases,
@@ -210,11 +214,11 @@ def volume_load_name(physics: str) -> str:
 
 
 def template(mesh: fo.Mesh, physics: str, constants: dict, *, load_side: str = "xmax", load=None,
-             source=None, supports=()) -> fo.Problem:
+             source=None, supports=(), newton: fo.NewtonOptions | None = None) -> fo.Problem:
     """The problem layout of a physics (see the module docstring): a boundary load on
     ``load_side`` (default zero) and, when ``source`` is given, a volume load; ``supports``
     is a list of ``(selection, value, components)`` for ``fix``."""
-    problem = fo.Problem(mesh, law(physics, constants))
+    problem = fo.Problem(mesh, law(physics, constants), newton=newton)
     c = problem.space.n_components
     load = (np.zeros(c) if c > 1 else 0.0) if load is None else load
     if physics == "heat":

@@ -26,7 +26,7 @@ from ..fem.space import FunctionSpace
 from ..mesh.mesh import Mesh
 from ..physics.loads import Convection
 from ..solvers.continuation import load_stepping
-from ..solvers.linear import SolverContext, make_solver
+from ..solvers.linear import SolverContext, empty_factorization, make_solver
 from ..solvers.newton import NewtonOptions, newton
 from .loads import LoadMethods
 from .supports import free_parts, null_motions, orphan_nodes, singular_jacobian_error, tangled_cells
@@ -307,7 +307,7 @@ class Problem(LoadMethods):
 
         u0_free = u0[part.free]
         if part.free.size == 0:            # every dof prescribed: the field is the prescribed one
-            self.state = State(u=part.expand(u0_free, prescribed), params=params, reason="prescribed")
+            self.state = State(part.expand(u0_free, prescribed), params, empty_factorization(), reason="prescribed")
             return self.space.as_field(self.state.u)
         try:
             if load_steps == 1:

@@ -132,7 +132,7 @@ def _adjoint_solve(problem, state, rhs):
                 lam[:, j], solved[j] = factorization.solve(rhs[:, j], guess=u_free), True
                 _log.info("adjoint of functional %d started from the state (self-adjoint load)", j)
     if not solved.all():
-        lam[:, ~solved] = factorization.solve_transpose(rhs[:, ~solved]).reshape(n_free, -1)
+        lam[:, ~solved] = factorization.solve_transpose(rhs[:, ~solved]).reshape(n_free, int(np.sum(~solved)))
     return lam
 
 

@@ -18,7 +18,7 @@ import logging
 
 from femopt.errors import InputError
 from femopt.solvers.linear_base import Factorization, LinearSolver
-from femopt.solvers.linear_direct import DirectFactorization, DirectSolver
+from femopt.solvers.linear_direct import DirectFactorization, DirectSolver, empty_factorization
 from femopt.solvers.linear_iterative import CGFactorization, CGSolver, import_pyamg
 from femopt.solvers.reuse import PreconditionerReuse
 from femopt.solvers.selection import AutoSolver, SolverContext
@@ -28,6 +28,7 @@ __all__ = [
     "Factorization",
     "DirectSolver",
     "DirectFactorization",
+    "empty_factorization",
     "CGSolver",
     "CGFactorization",
     "AutoSolver",

@@ -36,7 +36,7 @@ from femopt._memory import check_memory
 from femopt.errors import InputError, SingularMatrixError
 from femopt.solvers.linear_base import Factorization, LinearSolver, format_dofs
 
-__all__ = ["DirectSolver", "DirectFactorization", "singular_matrix_error"]
+__all__ = ["DirectSolver", "DirectFactorization", "singular_matrix_error", "empty_factorization"]
 
 _log = logging.getLogger("femopt.solvers")
 
@@ -154,6 +154,13 @@ class DirectFactorization(Factorization):
                 return float(spla.norm(self.matrix, 1) * spla.onenormest(inverse))
             except (ArithmeticError, ValueError, RuntimeError, np.linalg.LinAlgError):
                 return float("inf")
+
+
+def empty_factorization() -> DirectFactorization:
+    """The factorization of a 0 x 0 matrix (a problem whose every dof is prescribed):
+    solves with ``(0,)`` / ``(0, k)`` right-hand sides, so adjoints need no special case."""
+    return DirectFactorization(sp.csr_matrix((0, 0)), "empty", lambda b, transpose: np.zeros_like(b),
+                               residual_tol=None)
 
 
 def _superlu(A: sp.csr_matrix, symmetric: bool, permc_spec, residual_tol) -> DirectFactorization:

@@ -221,9 +221,6 @@ def check_sensitivities(physics, case):
         assert abs(central - predicted) <= FINITE_DIFFERENCE * (abs(predicted) + abs(central)) + noise
 
 
-@pytest.mark.xfail(strict=True, reason="femopt bug: when every dof is prescribed, Problem.solve returns the "
-                   "prescribed field but keeps no factorization, and fo.gradient raises InputError('the "
-                   "problem's state has no factorization to reuse; solve it with femopt's Newton')")
 def test_gradient_with_every_dof_prescribed():
     mesh = fo.mesh.rectangle(shape=(2, 2), cell="quad4")
     problem = template(mesh, "elastic", {"E": 2.0, "nu": 0.3},

@@ -26,7 +26,10 @@ Cases:
   against femopt's ``CellScaledModel`` loop (both from :mod:`femopt.benchmarks.topopt`);
   gradient = its sensitivity phase; answer = the first compliance (checked as above).
 
-torch-fem and JAX-FEM rows say "skipped" and why (see :mod:`compare_peers`).
+* torch-fem (when installed, :mod:`compare_torchfem`): the cube's solve (its model built
+  and solved with the per-cell E differentiable) and gradient (``backward()``), answers
+  checked like scikit-fem's; its note gives the ratio of solve + gradient to femopt's.
+  JAX-FEM's row says "skipped" and why (see :mod:`compare_peers`).
 
 ``--out DIR`` writes ``compare.csv`` and ``compare.png`` (time against dofs, log-log, per
 library and phase, with the power-law exponent fitted over the cube sizes).
@@ -46,6 +49,7 @@ from dataclasses import asdict, dataclass, fields
 import numpy as np
 
 from .compare_peers import UNADAPTED_PEERS, PeerUnavailable, skfem_cube, undetected_peer_reason
+from .compare_torchfem import torchfem_cube
 from .timing import best_seconds
 
 __all__ = ["main", "run", "Row", "cube_femopt", "fit_exponent"]
@@ -122,21 +126,34 @@ def _relative(a, b):
     return float(np.max(np.abs(a - b)) / max(np.max(np.abs(b)), np.finfo(float).tiny))
 
 
-def _cube_skfem(reference, mesh, displacement, gradient, rtol, repeat):
+def _cube_peer(library, measure, reference, displacement, gradient, rtol):
+    """A peer's row on the cube: ``measure()`` returns its results dict (see
+    :func:`~femopt.benchmarks.compare_peers.skfem_cube`); answers checked against femopt's."""
     try:
-        peer = skfem_cube(mesh.points, mesh.cells, E=E, nu=NU, traction=TRACTION, length=1.0,
-                          method="cg+amg" if reference.method.startswith("cg+amg") else "direct",
-                          repeat=repeat)
+        peer = measure()
     except PeerUnavailable as reason:
-        return Row(reference.case, reference.dofs, "scikit-fem", status="skipped", note=str(reason))
+        return Row(reference.case, reference.dofs, library, status="skipped", note=str(reason))
     differences = {"compliance": _relative(peer["compliance"], reference.answer),
                    "displacement": _relative(peer["displacement"], displacement),
                    "gradient": _relative(peer["gradient"], gradient)}
     bad = {k: v for k, v in differences.items() if not v <= rtol}
     note = "rel. diff " + ", ".join(f"{k} {v:.1e}" for k, v in differences.items())
-    return Row(reference.case, reference.dofs, "scikit-fem", status="mismatch" if bad else "ok",
+    total = (peer["solve_s"] + peer["gradient_s"]) / (reference.solve_s + reference.gradient_s)
+    note += f"; solve + gradient ratio {total:.2f}"
+    return Row(reference.case, reference.dofs, library, status="mismatch" if bad else "ok",
                assembly_s=peer["assembly_s"], solve_s=peer["solve_s"], gradient_s=peer["gradient_s"],
                answer=peer["compliance"], method=peer["method"], note=note)
+
+
+def _cube_peers(reference, mesh, displacement, gradient, rtol, repeat):
+    method = "cg+amg" if reference.method.startswith("cg+amg") else "direct"
+    geometry = dict(E=E, nu=NU, traction=TRACTION, length=1.0)
+    return [
+        _cube_peer("scikit-fem", lambda: skfem_cube(mesh.points, mesh.cells, method=method, repeat=repeat,
+                                                    **geometry), reference, displacement, gradient, rtol),
+        _cube_peer("torch-fem", lambda: torchfem_cube(mesh.points, mesh.cells, **geometry),
+                   reference, displacement, gradient, rtol),
+    ]
 
 
 # -------------------------------------------------------------------------------- the MBB
@@ -178,7 +195,7 @@ def run(sizes=(8, 12, 16, 24), mbb_shape=(120, 40), iterations=8, rtol=1e-6, rep
     rows = []
     for n in sizes:
         reference, mesh, displacement, gradient = cube_femopt(int(n), repeat)
-        rows += [reference, _cube_skfem(reference, mesh, displacement, gradient, rtol, repeat)]
+        rows += [reference] + _cube_peers(reference, mesh, displacement, gradient, rtol, repeat)
         rows += [Row(reference.case, reference.dofs, library, status="skipped",
                      note=undetected_peer_reason(module)) for module, library in UNADAPTED_PEERS]
         _log.info("cube %d (%d dofs) done", n, reference.dofs)

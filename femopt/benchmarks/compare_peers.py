@@ -8,9 +8,9 @@ mesh. femopt numbers a hex8's nodes the VTK way; skfem's ``MeshHex1`` has an ord
 own, so the permutation is derived from the two reference cells (each of skfem's
 reference nodes is looked up among femopt's), not typed in.
 
-torch-fem and JAX-FEM are only detected: their element and solver APIs change between
-releases and no adapter here has been checked against an installed copy, so their rows
-say "skipped" and why.
+torch-fem has an adapter of its own (:mod:`compare_torchfem`). JAX-FEM is only detected:
+its API changes between releases and no adapter here has been checked against an
+installed copy, so its row says "skipped" and why.
 """
 from __future__ import annotations
 
@@ -31,7 +31,7 @@ _INSTALL = {
 }
 
 #: peers without a checked adapter: (module name, library name)
-UNADAPTED_PEERS = (("torchfem", "torch-fem"), ("jax_fem", "JAX-FEM"))
+UNADAPTED_PEERS = (("jax_fem", "JAX-FEM"),)
 
 
 class PeerUnavailable(Exception):

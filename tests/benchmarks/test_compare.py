@@ -86,3 +86,23 @@ def test_fit_exponent_recovers_a_power_law():
     dofs = np.array([1e3, 1e4, 1e5])
     assert compare.fit_exponent(dofs, 2e-6 * dofs**1.3) == pytest.approx(1.3)
     assert np.isnan(compare.fit_exponent(dofs[:1], [1.0]))
+
+
+def test_femopt_and_torch_fem_agree_on_the_cube():
+    pytest.importorskip("torchfem")
+    from femopt.benchmarks.compare_torchfem import torchfem_cube
+
+    reference, mesh, displacement, gradient = compare.cube_femopt(3, repeat=1)
+    peer = torchfem_cube(mesh.points, mesh.cells, E=compare.E, nu=compare.NU, traction=compare.TRACTION,
+                         length=1.0)
+    assert peer["compliance"] == pytest.approx(reference.answer, rel=1e-10)
+    np.testing.assert_allclose(peer["displacement"], displacement, rtol=0, atol=1e-10 * np.abs(displacement).max())
+    np.testing.assert_allclose(peer["gradient"], gradient, rtol=1e-9)
+
+
+def test_missing_torch_fem_gives_a_skipped_row(monkeypatch):
+    monkeypatch.setitem(sys.modules, "torchfem", None)
+    rows = compare.run(sizes=(2,), mbb_shape=None, repeat=1)
+    skipped = [r for r in rows if r.library == "torch-fem"]
+    assert len(skipped) == 1 and skipped[0].status == "skipped"
+    assert skipped[0].note == "torch-fem is not installed (pip install torch-fem)"

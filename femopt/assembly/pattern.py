@@ -128,25 +128,24 @@ class SparsityPattern:
     @cached_property
     def mirror(self):
         """``(lower, source)``: the slots strictly below the diagonal and the slots of
-        their transposes (for :meth:`mirror_lower`), listed in the order of the sources
-        so that the copy reads memory almost sequentially."""
+        their transposes (for :meth:`mirror_lower`), listed by upper node pair (row node,
+        position) and then component pair, so the copy reads the c rows of each node
+        row as c almost sequential streams. Built from the upper node pairs only (half
+        the node pattern), without a full-size temporary."""
         c = self.block
         n_nodes = self.node_indptr.size - 1
         degree = np.diff(self.node_indptr)
         row = np.repeat(np.arange(n_nodes), degree)                          # node slot → row node
         col = row[self.node_transpose]                                       # … → column node
-        position = np.arange(row.size) - self.node_indptr[row]
-        comp = np.arange(c)
-        i, k = comp[None, :, None], comp[None, None, :]
-        upper = (row < col)[:, None, None] | ((row == col)[:, None, None] & (i < k))
-
-        def slot(r, pos, first, second):
-            return (c * c * self.node_indptr[r] + c * pos)[:, None, None] + first * (c * degree[r])[:, None, None] + second
-
-        lower_of = np.full(self.nnz, -1, dtype=np.int64)                    # source slot → lower slot
-        lower_of[slot(row, position, i, k)[upper]] = slot(col, position[self.node_transpose], k, i)[upper]
-        source = np.flatnonzero(lower_of >= 0)
-        return lower_of[source], source
+        pairs = np.flatnonzero(row <= col)                                   # upper node slots
+        r, s = row[pairs], col[pairs]
+        position = pairs - self.node_indptr[r]
+        transposed = self.node_transpose[pairs] - self.node_indptr[s]
+        i, k = np.indices((c, c)).reshape(2, -1)                             # component pairs
+        source = ((c * c * self.node_indptr[r] + c * position)[:, None] + i * (c * degree[r])[:, None] + k)
+        lower = ((c * c * self.node_indptr[s] + c * transposed)[:, None] + k * (c * degree[s])[:, None] + i)
+        keep = (r != s)[:, None] | (i < k)[None, :]                          # diagonal blocks: above only
+        return lower[keep], source[keep]
 
     def mirror_lower(self, data: np.ndarray) -> None:
         """Copy the upper triangle of ``data`` to the lower one, in place."""

@@ -1,6 +1,8 @@
-"""Geometric multigrid (GMG) preconditioner for CG on structured quad4 / hex8 meshes.
+"""Geometric multigrid (GMG) preconditioner for CG on structured quad4 / hex8 meshes and
+on uniformly refined meshes.
 
-One V-cycle of a hierarchy built from the mesh lattice (:mod:`.multigrid_grid`):
+One V-cycle of a hierarchy built from the mesh lattice (:mod:`.multigrid_grid`) or from
+the refinements :func:`femopt.mesh.refine` recorded (:mod:`.multigrid_refined`):
 
 - transfer: vertex-centred coarsening by 2 per axis, (bi/tri)linear interpolation of
   each component, restricted to the free dofs of each level (Dirichlet dofs eliminated);
@@ -34,8 +36,9 @@ from femopt.solvers.linear_base import format_dofs
 from femopt.solvers.linear_direct import DirectSolver
 from femopt.solvers.linear_iterative import CGSolver
 from femopt.solvers.multigrid_grid import StructuredGrid, structured_grid, transfer_hierarchy
+from femopt.solvers.multigrid_refined import refinement_depth, refinement_transfers
 
-__all__ = ["GeometricMultigrid", "gmg_solver", "SMOOTHERS"]
+__all__ = ["GeometricMultigrid", "gmg_solver", "multigrid_hierarchy", "SMOOTHERS"]
 
 _log = logging.getLogger("femopt.solvers")
 
@@ -48,10 +51,13 @@ _BOUND_SAFETY = 1.1
 
 
 class GeometricMultigrid:
-    """V-cycle preconditioner on a lattice: ``setup(A) -> apply``, ``apply(v) ≈ A⁻¹v``.
+    """V-cycle preconditioner on a lattice or a refinement hierarchy: ``setup(A) -> apply``,
+    ``apply(v) ≈ A⁻¹v``.
 
     Args:
-        grid: the mesh lattice (:func:`~femopt.solvers.multigrid_grid.structured_grid`).
+        grid: the mesh lattice (:func:`~femopt.solvers.multigrid_grid.structured_grid`),
+            or a mesh made by :func:`femopt.mesh.refine` (any supported cell type; its
+            recorded refinements are the levels, :mod:`.multigrid_refined`).
         n_components: components per node (1 for heat, ``dim`` for elasticity).
         free_dofs: sorted global ids of the free dofs ``(n_free,)``: the rows of ``A``.
         smoother: ``"chebyshev"`` (default) or ``"jacobi"`` (damped, weight ``4 / (3 λ)``).
@@ -75,22 +81,23 @@ class GeometricMultigrid:
 
     def __init__(self, grid: StructuredGrid, n_components: int, free_dofs, *, smoother: str = "chebyshev",
                  degree: int = 3, max_levels: int = 10, coarse_dofs: int = 3000):
-        if not isinstance(grid, StructuredGrid):
-            raise InputError(f"grid must be a StructuredGrid (from structured_grid(mesh)), got "
-                             f"{type(grid).__name__}")
+        refined = getattr(grid, "refinement", None) is not None
+        if not isinstance(grid, StructuredGrid) and not refined:
+            raise InputError(f"grid must be a StructuredGrid (from structured_grid(mesh)) or a mesh from "
+                             f"femopt.mesh.refine (which records its hierarchy), got {type(grid).__name__}")
         if smoother not in SMOOTHERS:
             raise InputError(f"unknown smoother {smoother!r}; choose one of {SMOOTHERS}")
         for name, value, low in (("n_components", n_components, 1), ("degree", degree, 1),
                                  ("max_levels", max_levels, 1), ("coarse_dofs", coarse_dofs, 1)):
             if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
                 raise InputError(f"{name} must be an integer >= {low}, got {value!r}")
-        n_dofs = grid.n_points * int(n_components)
+        n_dofs = (grid.n_nodes if refined else grid.n_points) * int(n_components)
         free = np.asarray(free_dofs)
         if free.ndim != 1 or free.size == 0 or not np.issubdtype(free.dtype, np.integer):
             raise InputError(f"free_dofs must be a non-empty 1-D array of dof ids, got shape {free.shape} "
                              f"and dtype {free.dtype}")
         if free[0] < 0 or free[-1] >= n_dofs or np.any(np.diff(free) <= 0):
-            raise InputError(f"free_dofs must be sorted, unique and in [0, {n_dofs}) ({grid.n_points} "
+            raise InputError(f"free_dofs must be sorted, unique and in [0, {n_dofs}) ({n_dofs // n_components} "
                              f"nodes x {int(n_components)} components), got values in "
                              f"[{free.min()}, {free.max()}]")
         self.grid = grid
@@ -100,11 +107,13 @@ class GeometricMultigrid:
         self.degree = int(degree)
         self.max_levels = int(max_levels)
         self.coarse_dofs = int(coarse_dofs)
-        self.transfers = transfer_hierarchy(grid, self.n_components, self.free_dofs,
-                                            coarse_dofs=self.coarse_dofs, max_levels=self.max_levels)
+        build = refinement_transfers if refined else transfer_hierarchy
+        self.transfers = build(grid, self.n_components, self.free_dofs, coarse_dofs=self.coarse_dofs,
+                               max_levels=self.max_levels)
         self.level_dofs = [free.size] + [t.P.shape[1] for t in self.transfers]
-        _log.info("GMG on a %s lattice: free dofs per level %s",
-                  "x".join(map(str, grid.shape)), self.level_dofs)
+        self.hierarchy = (f"{refinement_depth(grid)}x refined {grid.cell_type.name} mesh" if refined else
+                          f"{'x'.join(map(str, grid.shape))} lattice")
+        _log.info("GMG on a %s: free dofs per level %s", self.hierarchy, self.level_dofs)
         self._coarse_solver = DirectSolver(symmetric=True, backend="superlu", residual_tol=None)
         self.last_setup_seconds = 0.0
 
@@ -136,7 +145,7 @@ class GeometricMultigrid:
         return cycle.apply
 
     def __repr__(self) -> str:
-        return (f"GeometricMultigrid(shape={self.grid.shape}, levels={self.level_dofs}, "
+        return (f"GeometricMultigrid({self.hierarchy}, levels={self.level_dofs}, "
                 f"smoother={self.smoother!r}, degree={self.degree})")
 
 
@@ -250,7 +259,7 @@ def largest_scaled_eigenvalue(A, inverse_diagonal, steps: int = _LANCZOS_STEPS, 
 
 def gmg_solver(problem_or_mesh, free_dofs=None, n_components=None, *, rtol: float = 1e-8,
                maxiter: int | None = None, **options) -> CGSolver:
-    """CG preconditioned by :class:`GeometricMultigrid` for a structured mesh.
+    """CG preconditioned by :class:`GeometricMultigrid` for a structured or refined mesh.
 
     Args:
         problem_or_mesh: a :class:`~femopt.Problem` (its mesh, free dofs and components
@@ -263,8 +272,9 @@ def gmg_solver(problem_or_mesh, free_dofs=None, n_components=None, *, rtol: floa
             ``degree``, ``max_levels``, ``coarse_dofs``).
 
     Raises:
-        InputError: the mesh is not a structured quad4 / hex8 lattice, or a mesh was
-            given without ``free_dofs`` and ``n_components``.
+        InputError: the mesh is neither a structured quad4 / hex8 lattice nor refined by
+            :func:`femopt.mesh.refine`, or a mesh was given without ``free_dofs`` and
+            ``n_components``.
     """
     mesh = getattr(problem_or_mesh, "mesh", problem_or_mesh)
     if hasattr(problem_or_mesh, "partition"):
@@ -274,9 +284,19 @@ def gmg_solver(problem_or_mesh, free_dofs=None, n_components=None, *, rtol: floa
         raise InputError("gmg_solver(mesh, ...) needs free_dofs and n_components; or pass the Problem")
     if not hasattr(mesh, "cell_type"):
         raise InputError(f"gmg_solver needs a Problem or a Mesh, got {type(problem_or_mesh).__name__}")
-    grid = structured_grid(mesh)
+    grid = multigrid_hierarchy(mesh)
     if grid is None:
         raise InputError(f"geometric multigrid needs a structured quad4 / hex8 lattice mesh (e.g. "
-                         f"femopt.mesh.box(cell='hex8')), got a {mesh.cell_type.name} mesh that is not one; "
-                         "use CGSolver('amg') for unstructured meshes")
+                         f"femopt.mesh.box(cell='hex8')) or a mesh from femopt.mesh.refine, got a "
+                         f"{mesh.cell_type.name} mesh that is neither; use CGSolver('amg') for other meshes")
     return CGSolver(GeometricMultigrid(grid, n_components, free_dofs, **options), rtol=rtol, maxiter=maxiter)
+
+
+def multigrid_hierarchy(mesh):
+    """What geometric multigrid can coarsen on ``mesh``: its lattice when it is a
+    structured quad4 / hex8 one (coarsened down to a few thousand dofs), else the mesh
+    itself when :func:`femopt.mesh.refine` made it, else None."""
+    grid = structured_grid(mesh)
+    if grid is not None:
+        return grid
+    return mesh if refinement_depth(mesh) > 0 else None

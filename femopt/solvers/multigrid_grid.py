@@ -257,7 +257,8 @@ class Transfer:
     Attributes:
         P: ``(n_fine_free, n_coarse_free)`` CSR prolongation.
         R: ``P^T`` as CSR (restriction).
-        coarse_shape: cells per axis of the coarse lattice.
+        coarse_shape: cells per axis of the coarse lattice (``(n_nodes,)`` of the coarse
+            mesh for a refinement hierarchy).
         coarse_nodes: mesh node each coarse free dof sits on ``(n_coarse_free,)``.
         coarse_components: its component ``(n_coarse_free,)``.
     """
@@ -291,31 +292,49 @@ def transfer_hierarchy(grid: StructuredGrid, n_components: int, free_dofs, *, co
         ``max_levels - 1`` or fewer :class:`Transfer`; empty when no coarsening pays.
     """
     c = int(n_components)
-    position = np.full(grid.n_points * c, -1, dtype=np.int64)
-    position[free_dofs] = np.arange(len(free_dofs))
     point_nodes = grid.nodes.ravel()
-    # matrix row of each lattice dof (point * c + component), -1 where fixed
-    row = position[(point_nodes[:, None] * c + np.arange(c)).ravel()]
+    row = free_rows(point_nodes, c, free_dofs, grid.n_points * c)
     shape, positions = grid.shape, grid.positions
     transfers: list[Transfer] = []
     while (len(transfers) + 1 < max_levels and np.count_nonzero(row >= 0) > coarse_dofs
            and coarsen_shape(shape) != shape):
         P_points, positions, coinciding = lattice_interpolation(positions)
         coarse_shape = coarsen_shape(shape)
-        coarse_free = row.reshape(-1, c)[coinciding].ravel() >= 0
-        if not coarse_free.any():
+        found = restrict_to_free(P_points, coinciding, row, c, point_nodes, coarse_shape)
+        if found is None:
             break
-        coarse_row = np.where(coarse_free, np.cumsum(coarse_free) - 1, -1)
-        P_points = P_points.tocoo()
-        components = np.arange(c)
-        fine = row[(P_points.row[:, None] * c + components).ravel()]
-        coarse = coarse_row[(P_points.col[:, None] * c + components).ravel()]
-        values = np.repeat(P_points.data, c)
-        keep = (fine >= 0) & (coarse >= 0)
-        P = sp.csr_matrix((values[keep], (fine[keep], coarse[keep])),
-                          shape=(np.count_nonzero(row >= 0), np.count_nonzero(coarse_free)))
-        point_nodes = point_nodes[coinciding]
-        free_index = np.flatnonzero(coarse_free)
-        transfers.append(Transfer(P, P.T.tocsr(), coarse_shape, point_nodes[free_index // c], free_index % c))
-        row, shape = coarse_row, coarse_shape
+        transfer, row = found
+        transfers.append(transfer)
+        point_nodes, shape = point_nodes[coinciding], coarse_shape
     return transfers
+
+
+def free_rows(point_nodes, n_components: int, free_dofs, n_dofs: int) -> np.ndarray:
+    """The matrix row of each dof ``point * c + component`` of a level whose points sit
+    on the mesh nodes ``point_nodes``; ``-1`` where the dof is fixed."""
+    c = int(n_components)
+    position = np.full(n_dofs, -1, dtype=np.int64)
+    position[free_dofs] = np.arange(len(free_dofs))
+    return position[(np.asarray(point_nodes)[:, None] * c + np.arange(c)).ravel()]
+
+
+def restrict_to_free(P_points, coinciding, row, c: int, point_nodes, coarse_shape):
+    """One :class:`Transfer` from a point-level interpolation ``P_points`` (fine points x
+    coarse points; coarse point j sits on fine point ``coinciding[j]``), expanded to c
+    components and restricted to the free dofs (``row``: fine dof → matrix row or -1).
+    Returns ``(transfer, coarse_row)``, or None when no coarse dof is free."""
+    coarse_free = row.reshape(-1, c)[coinciding].ravel() >= 0
+    if not coarse_free.any():
+        return None
+    coarse_row = np.where(coarse_free, np.cumsum(coarse_free) - 1, -1)
+    P_points = sp.coo_matrix(P_points)
+    components = np.arange(c)
+    fine = row[(P_points.row[:, None] * c + components).ravel()]
+    coarse = coarse_row[(P_points.col[:, None] * c + components).ravel()]
+    values = np.repeat(P_points.data, c)
+    keep = (fine >= 0) & (coarse >= 0)
+    P = sp.csr_matrix((values[keep], (fine[keep], coarse[keep])),
+                      shape=(np.count_nonzero(row >= 0), np.count_nonzero(coarse_free)))
+    free_index = np.flatnonzero(coarse_free)
+    coarse_nodes = np.asarray(point_nodes)[coinciding][free_index // c]
+    return Transfer(P, P.T.tocsr(), tuple(coarse_shape), coarse_nodes, free_index % c), coarse_row

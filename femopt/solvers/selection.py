@@ -14,6 +14,9 @@ figures below and logs the choice and why on ``femopt.solvers`` (INFO):
 system                                              choice
 ==================================================  ==========================================
 nonsymmetric tangent (k(T) conduction, custom)      sparse direct (SuperLU; no CG without SPD)
+structured quad4 / hex8 lattice, or a mesh from     CG + geometric multigrid
+``femopt.mesh.refine`` whose coarsest mesh is       (:mod:`femopt.solvers.multigrid`)
+small, symmetric, more than 20 000 free dofs
 3D, symmetric, more than 30 000 free dofs           CG + smoothed-aggregation AMG with the
                                                     near-null space (pyamg; extra ``amg``)
 2D, symmetric, more than 200 000 free dofs          the same
@@ -38,7 +41,8 @@ import numpy as np
 from femopt.fem.nullspace import rigid_body_modes
 from femopt.solvers.linear_base import LinearSolver
 
-__all__ = ["SolverContext", "AutoSolver", "ITERATIVE_3D_MIN_DOFS", "ITERATIVE_2D_MIN_DOFS", "MULTIGRID_MIN_DOFS"]
+__all__ = ["SolverContext", "AutoSolver", "ITERATIVE_3D_MIN_DOFS", "ITERATIVE_2D_MIN_DOFS", "MULTIGRID_MIN_DOFS",
+           "REFINED_COARSE_MAX_DOFS"]
 
 _log = logging.getLogger("femopt.solvers")
 
@@ -50,6 +54,9 @@ ITERATIVE_2D_MIN_DOFS = 200_000
 #: (MBB 300 x 100, 60 700 dofs: 0.23-0.26 s against 1.2 s SuperLU, 0.48 s PARDISO; 3D
 #: hex8 elasticity 201 720 dofs: 2.1 s against 8.3 s for AMG-CG).
 MULTIGRID_MIN_DOFS = 20_000
+#: A refined mesh gets geometric multigrid when its coarsest mesh has at most this many
+#: dofs (the V-cycle factorizes that level at every set-up; SuperLU's 3D fill grows fast).
+REFINED_COARSE_MAX_DOFS = {1: 200_000, 2: 50_000, 3: 10_000}
 
 
 @dataclass(frozen=True, eq=False)
@@ -89,6 +96,20 @@ class SolverContext:
         return structured_grid(self.mesh)
 
     @cached_property
+    def multigrid_hierarchy(self):
+        """The lattice, else a refined mesh (:func:`femopt.mesh.refine`) whose coarsest
+        mesh is small enough for the coarse direct solve (:data:`REFINED_COARSE_MAX_DOFS`),
+        else None: what geometric multigrid can use."""
+        if self.structured_grid is not None or self.mesh is None:
+            return self.structured_grid
+        from femopt.solvers.multigrid_refined import coarsest_mesh, refinement_depth
+
+        if refinement_depth(self.mesh) == 0:
+            return None
+        coarse_dofs = coarsest_mesh(self.mesh).n_nodes * self.n_components
+        return self.mesh if coarse_dofs <= REFINED_COARSE_MAX_DOFS[self.dim] else None
+
+    @cached_property
     def near_nullspace(self) -> np.ndarray | None:
         """The zero-energy modes at the free dofs ``(n_free, k)``: rigid-body modes for a
         displacement field (3 in 2D, 6 in 3D), the constant for a scalar field; None for
@@ -119,13 +140,14 @@ class AutoSolver(LinearSolver):
         n, dim = context.n_free, context.dim
         if not context.symmetric:
             return DirectSolver(symmetric=False), f"nonsymmetric tangent ({n} free dofs): CG does not apply"
-        if n > MULTIGRID_MIN_DOFS and context.structured_grid is not None:
+        if n > MULTIGRID_MIN_DOFS and context.multigrid_hierarchy is not None:
             from femopt.solvers.multigrid import GeometricMultigrid
 
-            multigrid = GeometricMultigrid(context.structured_grid, context.n_components, context.free)
+            multigrid = GeometricMultigrid(context.multigrid_hierarchy, context.n_components, context.free)
+            kind = "structured" if context.structured_grid is not None else "refined"
             return (CGSolver(multigrid, rtol=1e-10),
-                    f"{dim}D structured {context.mesh.cell_type.name} lattice, symmetric, {n} free dofs > "
-                    f"{MULTIGRID_MIN_DOFS}: CG + geometric multigrid ({len(multigrid.level_dofs)} levels)")
+                    f"{dim}D {kind} {context.mesh.cell_type.name} mesh ({multigrid.hierarchy}), symmetric, {n} "
+                    f"free dofs > {MULTIGRID_MIN_DOFS}: CG + geometric multigrid ({len(multigrid.level_dofs)} levels)")
         threshold = ITERATIVE_3D_MIN_DOFS if dim == 3 else ITERATIVE_2D_MIN_DOFS
         if n > threshold:
             if import_pyamg() is not None:

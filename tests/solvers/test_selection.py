@@ -70,7 +70,7 @@ def test_problem_binds_auto_and_logs_the_choice(caplog):
         problem.solve()
     solver = problem.bound_linear_solver()
     assert isinstance(solver, CGSolver) and solver.preconditioner.name == "gmg"     # a structured lattice
-    assert "3D structured hex8 lattice, symmetric, 34680 free dofs > 20000: CG + geometric multigrid" in caplog.text
+    assert "3D structured hex8 mesh (40x16x16 lattice), symmetric, 34680 free dofs > 20000: CG + geometric multigrid" in caplog.text
     assert problem.state.factorization.last_iterations[0] < 25
     free = problem.partition.free
     residual = problem.residual(problem.state.u)[free]

@@ -17,6 +17,7 @@ from .mesh import Mesh
 from .quality import (cell_jacobian_signs, cell_measures, corner_jacobians, degenerate_cells,
                       inverted_cells)
 from .reference import reference_nodes
+from .refinement import Refinement, refine
 
 __all__ = [
     "Mesh", "CellType", "CELL_TYPES", "cell_type", "CoincidentNodesWarning",
@@ -24,4 +25,5 @@ __all__ = [
     "read", "write",
     "corner_jacobians", "cell_jacobian_signs", "inverted_cells", "degenerate_cells",
     "cell_measures", "reference_nodes",
+    "refine", "Refinement",
 ]

@@ -8,9 +8,13 @@ a differentiable solve for ``jax.grad``, and Taylor / finite-difference checks.
 * :class:`ReducedFunctional` — ``fun`` / ``jac`` / ``hessp`` for ``scipy.optimize.minimize``.
 * :func:`solve` — ``u = solve(problem, params)`` inside ``jax.grad`` (custom_vjp).
 * :func:`taylor_test`, :func:`finite_difference_check` — verify any gradient.
+* :class:`Revolve`, :class:`StoreAll` — checkpoint schedules for an adjoint backward in time
+  (actions, :func:`revolve_forward_steps`, :func:`simulate`).
 """
 from .adjoint import (METHODS, Gradient, choose_method, directional_derivative, gradient, state_derivative,
                       value_and_grad)
+from .checkpointing import (AdjointStep, Advance, Finish, Forget, Hold, Restore, Revolve, Schedule,
+                            SimulationResult, Store, StoreAll, revolve_forward_steps, simulate)
 from .differentiable import solve
 from .hessian import hessian, hessian_vector_product
 from .reduced import ReducedFunctional
@@ -20,4 +24,6 @@ from .taylor import FiniteDifferenceResult, TaylorResult, finite_difference_chec
 __all__ = ["gradient", "value_and_grad", "directional_derivative", "state_derivative", "Gradient",
            "METHODS", "choose_method", "COORDINATES", "PRESCRIBED", "hessian_vector_product", "hessian",
            "ReducedFunctional", "solve", "taylor_test", "finite_difference_check", "TaylorResult",
-           "FiniteDifferenceResult"]
+           "FiniteDifferenceResult", "Advance", "Store", "Restore", "Forget", "Hold", "AdjointStep",
+           "Finish", "Schedule", "StoreAll", "Revolve", "revolve_forward_steps", "SimulationResult",
+           "simulate"]

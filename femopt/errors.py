@@ -10,6 +10,8 @@ Three kinds of failure get three treatments (see docs/concepts.md):
 """
 from __future__ import annotations
 
+import reprlib
+
 __all__ = [
     "FemoptError",
     "InputError",
@@ -23,7 +25,12 @@ __all__ = [
     "SingularJacobianError",
     "InternalError",
     "FemoptWarning",
+    "describe_value",
 ]
+
+_SHORT = reprlib.Repr()
+_SHORT.maxlist = _SHORT.maxtuple = _SHORT.maxdict = 4
+_SHORT.maxstring = _SHORT.maxother = 40
 
 
 class FemoptError(Exception):
@@ -157,3 +164,9 @@ class FemoptWarning(UserWarning):
     """Base class of the warnings femopt issues (e.g. coincident nodes in a mesh); filter
     them with ``warnings.filterwarnings("ignore", category=femopt.FemoptWarning)`` or
     make them errors with ``"error"``."""
+
+
+def describe_value(value) -> str:
+    """A received value for an error message: its type and a short repr, e.g.
+    ``list [[0.0, 1.0], [2.0]]`` or ``str 'abc'``."""
+    return f"{type(value).__name__} {_SHORT.repr(value)}"

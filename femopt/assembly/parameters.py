@@ -12,15 +12,17 @@ When a mesh has as many cells as nodes the shape can not tell; wrap the array in
 """
 from __future__ import annotations
 
+import numbers as numbers_module
 from dataclasses import dataclass
 from typing import Any, Mapping
 
+import jax
 import numpy as np
 
-from ..errors import InputError
+from ..errors import InputError, ParameterError, describe_value
 
 __all__ = ["cell_field", "nodal_field", "ParameterLayout", "split_parameters", "check_values",
-           "as_float_value", "scale_value", "GLOBAL", "CELL", "NODE"]
+           "as_float_value", "real_array", "is_traced", "scale_value", "GLOBAL", "CELL", "NODE"]
 
 GLOBAL, CELL, NODE = "global", "cell", "node"
 
@@ -41,17 +43,49 @@ def nodal_field(values) -> _Tagged:
     return _Tagged(values, NODE)
 
 
+def real_array(value, what: str) -> np.ndarray:
+    """``value`` as a float64 array, or InputError naming ``what`` for anything that is not
+    real numbers: strings, complex numbers, None, dicts, functions, rows of different
+    lengths. (``np.asarray(value, dtype=float)`` would read ``"1.5"`` as a number and
+    drop the imaginary part of a complex array.)"""
+    try:
+        array = np.asarray(value)
+    except (TypeError, ValueError) as reason:
+        raise InputError(f"{what}: expected real numbers, got {describe_value(value)}, which is not an array "
+                         f"(rows of different lengths?): {reason}") from None
+    numbers = array.dtype.kind in "biuf" or (
+        array.dtype.kind == "O" and all(isinstance(v, numbers_module.Real) for v in array.flat))
+    if not numbers:
+        kind = "complex numbers" if array.dtype.kind == "c" else f"dtype {array.dtype}"
+        raise InputError(f"{what}: expected real numbers, got {describe_value(value)} ({kind})")
+    try:
+        return array.astype(np.float64, copy=False)
+    except OverflowError:
+        raise InputError(f"{what}: {describe_value(value)} holds integers too large for float64") from None
+
+
 def as_float_value(value, name: str):
     """``value`` as float64 (a number or array), keeping a ``cell_field`` /
-    ``nodal_field`` marker around its converted values; InputError naming ``name`` for
-    anything that is not numbers."""
+    ``nodal_field`` marker around its converted values; ParameterError naming ``name``
+    for anything that is not real numbers."""
     inner = value.values if isinstance(value, _Tagged) else value
+    if callable(inner):
+        raise ParameterError(f"parameter {name!r}: expected numbers, got the function {describe_value(inner)}; a "
+                             "function of x is a load's value (traction, body_force, heat_source...), a "
+                             "parameter is a number, an array or a cell_field / nodal_field of numbers",
+                             name=name, admissible="real numbers")
     try:
-        array = np.asarray(inner, dtype=np.float64)
-    except (TypeError, ValueError) as error:
-        raise InputError(f"parameter {name!r}: expected a number, an array or a field of numbers, got "
-                         f"{type(inner).__name__} ({error})") from None
+        array = real_array(inner, f"parameter {name!r}")
+    except InputError as error:
+        raise ParameterError(f"{error}; a parameter is a number, an array, or a cell_field / nodal_field of "
+                             "numbers", name=name, admissible="real numbers") from None
     return _Tagged(array, value.kind) if isinstance(value, _Tagged) else array
+
+
+def is_traced(value) -> bool:
+    """Whether ``value`` (or the array in a field marker) is a JAX tracer — a value inside
+    ``jit`` / ``grad``, which cannot be checked (it was, where it entered)."""
+    return isinstance(getattr(value, "values", value), jax.core.Tracer)
 
 
 def scale_value(value, factor):
@@ -72,10 +106,15 @@ class ParameterLayout:
 
 
 def _kind_of(name, value, point_shape, n_cells, n_nodes):
+    ps = tuple(point_shape)
     if isinstance(value, _Tagged):
+        n, where = (n_cells, "cell") if value.kind == CELL else (n_nodes, "node")
+        shape = np.shape(value.values)
+        if shape != (n, *ps):
+            raise InputError(f"parameter {name!r} is a {where} field of shape {shape}; expected {(n, *ps)}: "
+                             f"one value{' of shape ' + str(ps) if ps else ''} per {where} ({n} {where}s)")
         return value.kind, value.values
     shape = np.shape(value)
-    ps = tuple(point_shape)
     if shape == ps:
         return GLOBAL, value
     if shape[1:] == ps and shape[:1] in ((n_cells,), (n_nodes,)):
@@ -112,15 +151,6 @@ def split_parameters(values: Mapping[str, Any], point_shapes: Mapping[str, tuple
     return groups[GLOBAL], groups[CELL], groups[NODE], ParameterLayout(tuple(sorted(kinds)))
 
 
-def _is_concrete(value) -> bool:
-    """False for JAX tracers (values inside ``jit`` / ``grad``), which cannot be checked."""
-    try:
-        np.asarray(value)
-    except Exception:  # jax.errors.TracerArrayConversionError and friends
-        return False
-    return True
-
-
 def _format_value(array) -> str:
     return f"{float(array):.6g}" if np.ndim(array) == 0 else np.array2string(array, precision=6, separator=", ")
 
@@ -152,14 +182,11 @@ def check_values(values: Mapping[str, Any], point_shapes: Mapping[str, tuple], r
         ParameterError: naming the parameter, the kind, the offending ids, the values there
             and the admissible range.
     """
-    from ..errors import ParameterError
-
     arrays = {}
     for name, value in values.items():
-        if name not in point_shapes or not _is_concrete(getattr(value, "values", value)):
+        if name not in point_shapes or is_traced(value):
             continue
-        kind, raw = _kind_of(name, value, point_shapes[name], n_cells, n_nodes)
-        array = np.asarray(raw, dtype=np.float64)
+        kind, array = _kind_of(name, as_float_value(value, name), point_shapes[name], n_cells, n_nodes)
         finite = np.isfinite(array).reshape(array.shape[0], -1).all(axis=1) if kind != GLOBAL \
             else np.isfinite(array).ravel()
         if not finite.all():
@@ -185,12 +212,18 @@ def check_values(values: Mapping[str, Any], point_shapes: Mapping[str, tuple], r
             operands.append(a)
         if len(operands) != len(rule.names):
             continue
-        ok = np.asarray(rule.holds(*np.broadcast_arrays(*operands), field))
+        try:
+            operands = np.broadcast_arrays(*operands)
+        except ValueError:
+            raise InputError(f"parameters {' and '.join(rule.names)} have shapes {[a.shape for a in operands]}, "
+                             f"which do not broadcast together; the rule '{rule.admissible}' compares them "
+                             "point by point") from None
+        ok = np.asarray(rule.holds(*operands, field))
         ok = ok.reshape(ok.shape[0], -1).all(axis=1) if field else np.atleast_1d(ok).ravel()
         if ok.all():
             continue
         name = rule.names[0] if len(rule.names) == 1 else " and ".join(rule.names)
-        shown = np.broadcast_arrays(*operands)[0]
+        shown = operands[0]
         if field:
             bad = np.flatnonzero(~ok)
             message, where = _describe_bad(name, kind, shown, bad, "is not admissible")

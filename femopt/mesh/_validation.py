@@ -12,13 +12,31 @@ import numpy as np
 
 from ._ids import describe_ids
 from .cell_types import CellType
-from ..errors import InputError, MeshError
+from ..errors import InputError, MeshError, describe_value
 
 _CHUNK = 1 << 14
 
 
+def as_array(value, what: str, expected: str, error=MeshError) -> np.ndarray:
+    """``np.asarray(value)``; ``error`` saying what was expected when NumPy can make no
+    array of it (rows of different lengths, an object whose conversion fails)."""
+    try:
+        return np.asarray(value)
+    except (TypeError, ValueError, OverflowError) as reason:
+        raise error(f"{what} must be {expected}, got {describe_value(value)}, which is not an array "
+                    f"(rows of different lengths?): {reason}") from None
+
+
+def as_flag(value, what: str) -> bool:
+    """A yes/no option: ``True`` / ``False`` (NumPy's too, and the integers 0 / 1), else
+    InputError — an array's truth value is ambiguous, a string's always True."""
+    if not (isinstance(value, (bool, np.bool_)) or (isinstance(value, (int, np.integer)) and value in (0, 1))):
+        raise InputError(f"{what} must be True or False, got {describe_value(value)}")
+    return bool(value)
+
+
 def as_points(points, ctype: CellType) -> np.ndarray:
-    array = np.asarray(points)
+    array = as_array(points, "points", "an (n_nodes, dim) array of real numbers")
     if array.dtype.kind not in "fiu":
         raise MeshError(f"points must be real numbers, got dtype {array.dtype}")
     if array.ndim != 2 or array.shape[0] == 0 or not 1 <= array.shape[1] <= 3:
@@ -38,7 +56,7 @@ def as_points(points, ctype: CellType) -> np.ndarray:
 
 
 def as_cells(cells, ctype: CellType) -> np.ndarray:
-    array = np.asarray(cells)
+    array = as_array(cells, "cells", f"an (n_cells, {ctype.n_nodes}) array of integer node ids")
     if array.ndim != 2 or array.shape[0] == 0:
         raise MeshError(f"cells must have shape (n_cells, {ctype.n_nodes}) for {ctype.name} "
                         f"with n_cells >= 1, got shape {array.shape}")
@@ -90,7 +108,7 @@ def as_tag_dict(tags, what: str) -> dict:
 
 
 def as_ids(ids, n: int, what: str, kind: str) -> np.ndarray:
-    array = np.asarray(ids)
+    array = as_array(ids, what, f"a 1D array of integer {kind} ids")
     if array.size == 0:
         return readonly(np.zeros(0, dtype=np.int64))
     if array.ndim != 1 or array.dtype.kind not in "iu":
@@ -103,7 +121,8 @@ def as_ids(ids, n: int, what: str, kind: str) -> np.ndarray:
 
 
 def as_selected_ids(selection, n: int, kind: str) -> np.ndarray:
-    array = np.asarray(selection)
+    array = as_array(selection, f"a {kind} selection", f"a tag name, a predicate, {kind} ids or a boolean mask "
+                     f"of length {n}", InputError)
     if array.dtype == bool:
         if array.shape != (n,):
             raise InputError(f"a boolean {kind} mask must have shape ({n},), got {array.shape}")
@@ -115,7 +134,7 @@ def as_selected_ids(selection, n: int, kind: str) -> np.ndarray:
 
 
 def as_facets(facets, n_cells: int, ctype: CellType, what: str, unique: bool = True) -> np.ndarray:
-    array = np.asarray(facets)
+    array = as_array(facets, what, "an (n, 2) integer array of (cell id, local facet id)")
     if array.size == 0:
         return readonly(np.zeros((0, 2), dtype=np.int64))
     if array.ndim != 2 or array.shape[1] != 2 or array.dtype.kind not in "iu":

@@ -35,7 +35,7 @@ from scipy.spatial import cKDTree
 
 from ._ids import describe_ids
 from .cell_types import CellType
-from .quality import corner_edge_pairs
+from .quality import corner_edge_pairs, unit_scaled
 from ..errors import FemoptWarning, InputError, MeshError
 
 __all__ = ["CoincidentNodesWarning", "COINCIDENT_RTOL", "COINCIDENT_MODES", "find_coincident",
@@ -67,7 +67,7 @@ class CoincidentNodesWarning(FemoptWarning):
 
 
 def check_mode(coincident) -> str:
-    if coincident not in COINCIDENT_MODES:
+    if not isinstance(coincident, str) or coincident not in COINCIDENT_MODES:
         raise InputError(f"coincident must be one of {list(COINCIDENT_MODES)}, got {coincident!r}")
     return coincident
 
@@ -119,13 +119,23 @@ def find_coincident(points: np.ndarray, cells: np.ndarray, ctype: CellType,
         ``(n_pairs, 2)`` int64 node ids ``(lower, higher)`` sorted by rows, and the
         tolerance (with ``tol=None`` and no pairs: the search radius, an upper bound).
     """
+    if tol is not None:
+        try:
+            tol = float(tol)
+        except (TypeError, ValueError):
+            raise InputError(f"tol must be a finite distance >= 0, got {tol!r}") from None
+        if not np.isfinite(tol) or tol < 0:
+            raise InputError(f"tol must be a finite distance >= 0, got {tol!r}")
+    points, scale = unit_scaled(points)  # the KD-tree squares distances: keep them finite
+    pairs, tol = _find_scaled(points, cells, ctype, None if tol is None else tol / scale)
+    return pairs, tol * scale
+
+
+def _find_scaled(points, cells, ctype, tol):
     used = np.zeros(len(points), dtype=bool)
     used[cells.ravel()] = True
     ids = None if used.all() else np.flatnonzero(used)
     if tol is not None:
-        tol = float(tol)
-        if not np.isfinite(tol) or tol < 0:
-            raise InputError(f"tol must be a finite distance >= 0, got {tol!r}")
         return _pairs_within(points, ids, tol), tol
     if ids is None:
         extent = points.max(axis=0) - points.min(axis=0)

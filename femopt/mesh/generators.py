@@ -11,7 +11,7 @@ from typing import Sequence
 import numpy as np
 
 from .cell_types import CellType, cell_type as _lookup
-from .lattice import axis_values, lattice_mesh
+from .lattice import axis_values, check_lattice_memory, lattice_mesh
 from .mesh import Mesh
 from ..errors import InputError
 
@@ -67,11 +67,13 @@ def box(size: Sequence[float] = (1.0, 1.0, 1.0), shape: Sequence[int] = (10, 10,
 
 
 def _block(size, shape, ctype: CellType, origin, dim: int, name: str) -> Mesh:
+    def describe(boxes):
+        return f"{name}(shape={boxes}, cell={ctype.name!r})"
+
     size = positive_floats(size, dim, "size")
     shape = positive_ints(shape, dim, "shape")
-    origin = np.asarray(origin, dtype=np.float64)
-    if origin.shape != (dim,) or not np.all(np.isfinite(origin)):
-        raise InputError(f"origin must be {dim} finite numbers, got {origin!r}")
+    origin = finite_floats(origin, dim, "origin")
+    check_lattice_memory(shape, ctype, describe)
     values = [axis_values(np.linspace(origin[k], origin[k] + size[k], shape[k] + 1), ctype.order)
               for k in range(dim)]
     sides = {}
@@ -79,8 +81,7 @@ def _block(size, shape, ctype: CellType, origin, dim: int, name: str) -> Mesh:
         last = ctype.order * shape[k]
         sides[f"{_AXES[k]}min"] = lambda index, k=k: index[:, k] == 0
         sides[f"{_AXES[k]}max"] = lambda index, k=k, last=last: index[:, k] == last
-    return lattice_mesh(shape, ctype, values, None, sides,
-                        lambda boxes: f"{name}(shape={boxes}, cell={ctype.name!r})")
+    return lattice_mesh(shape, ctype, values, None, sides, describe)
 
 
 def generator_cell(cell, allowed: Sequence[str], generator: str) -> CellType:
@@ -108,10 +109,15 @@ def positive_ints(values, n: int, what: str) -> tuple[int, ...]:
 
 def positive_floats(values, n: int, what: str) -> np.ndarray:
     """``n`` finite numbers > 0, else InputError."""
+    return finite_floats(values, n, what, positive=True)
+
+
+def finite_floats(values, n: int, what: str, positive: bool = False) -> np.ndarray:
+    """``n`` finite numbers (``> 0`` when ``positive``), else InputError."""
     try:
         array = np.asarray(values, dtype=np.float64)
     except (TypeError, ValueError):
         array = None
-    if array is None or array.shape != (n,) or not np.all(np.isfinite(array) & (array > 0)):
-        raise InputError(f"{what} must be {n} finite numbers > 0, got {values!r}")
+    if array is None or array.shape != (n,) or not np.all(np.isfinite(array) & ((array > 0) | (not positive))):
+        raise InputError(f"{what} must be {n} finite numbers{' > 0' if positive else ''}, got {values!r}")
     return array

@@ -33,7 +33,7 @@ from .reference import reference_nodes
 from .topology import facet_corner_table
 from .._memory import available_memory_bytes, check_memory, format_bytes
 
-__all__ = ["lattice_mesh", "axis_values", "lattice_memory_bytes"]
+__all__ = ["lattice_mesh", "axis_values", "lattice_memory_bytes", "check_lattice_memory"]
 
 SidePredicate = Callable[[np.ndarray], np.ndarray]
 # Nodes per chunk when coordinates are made (and lattice ids renumbered, 16 times as many).
@@ -158,7 +158,7 @@ def lattice_mesh(shape: Sequence[int], ctype: CellType, values: Sequence[np.ndar
     """
     d, order = ctype.dim, ctype.order
     shape = tuple(int(n) for n in shape)
-    _check_memory(shape, ctype, describe)
+    check_lattice_memory(shape, ctype, describe)
     extent = np.array([order * n + 1 for n in shape], dtype=np.int64)
     stride = np.concatenate([[1], np.cumprod(extent)[:-1]]).astype(np.int64)
     offsets = _box_offsets(ctype)  # (n_per_box, n_nodes_per_cell, d)
@@ -203,7 +203,10 @@ def lattice_mesh(shape: Sequence[int], ctype: CellType, values: Sequence[np.ndar
                 coincident="ignore")  # lattice nodes are distinct by construction
 
 
-def _check_memory(shape, ctype: CellType, describe: Callable[[tuple], str]) -> None:
+def check_lattice_memory(shape: Sequence[int], ctype: CellType, describe: Callable[[tuple], str]) -> None:
+    """ResourceError when :func:`lattice_memory_bytes` exceeds the available memory; a
+    generator calls it before it makes even its axis values (``np.linspace`` of a
+    billion-box axis alone fills gigabytes)."""
     estimate = lattice_memory_bytes(shape, ctype)
     available = available_memory_bytes()
     if available is None or estimate <= available:

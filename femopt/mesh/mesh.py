@@ -11,8 +11,8 @@ from typing import Callable
 
 import numpy as np
 
-from ._validation import (as_cells, as_facets, as_ids, as_points, as_selected_ids, as_tag_dict,
-                          check_connectivity, tag_name)
+from ._validation import (as_array, as_cells, as_facets, as_flag, as_ids, as_points, as_selected_ids,
+                          as_tag_dict, check_connectivity, tag_name)
 from .cell_types import CellType, cell_type as _lookup
 from .coincident import check_mode, find_coincident, merge_coincident, report_coincident
 from .quality import check_cells
@@ -68,7 +68,7 @@ class Mesh:
         points = as_points(points, ctype)
         check_connectivity(cells, ctype, len(points))
         check_mode(coincident)
-        if check:
+        if as_flag(check, "check"):
             check_cells(points, cells, ctype)
             if coincident != "ignore":
                 report_coincident(*find_coincident(points, cells, ctype), coincident)
@@ -270,7 +270,7 @@ class Mesh:
     def with_points(self, points) -> "Mesh":
         """The same cells and tags on new coordinates ``(n_nodes, dim)``, validated
         (including inverted / degenerate cells)."""
-        points = np.asarray(points)
+        points = as_array(points, "with_points: points", f"({self.n_nodes}, dim) coordinates")
         if points.ndim != 2 or points.shape[0] != self.n_nodes:
             raise MeshError(f"with_points expects ({self.n_nodes}, dim) points, got shape {points.shape}")
         # Topology is unchanged, so coincident nodes are not searched again (this runs in

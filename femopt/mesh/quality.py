@@ -22,13 +22,30 @@ from .reference import reference_nodes
 from ..errors import MeshError
 
 __all__ = ["corner_jacobians", "cell_jacobian_signs", "inverted_cells", "degenerate_cells",
-           "cell_measures", "check_cells", "corner_edge_pairs"]
+           "cell_measures", "check_cells", "corner_edge_pairs", "unit_scaled"]
 
 DEGENERATE_RTOL = 1e-12
 # check_cells works through the cells in chunks of this many: its temporaries (about 450
 # bytes per hex8 cell) stay a few MiB instead of several times the mesh; smaller chunks
 # are also faster (they stay in cache).
 CHECK_CHUNK = 1 << 13
+
+
+def unit_scaled(points: np.ndarray) -> tuple[np.ndarray, float]:
+    """``(points / scale, scale)``: for coordinates of extreme magnitude (largest beyond
+    ``2**±100``) the points divided by a power of two that brings the largest near 1, else
+    the points themselves and 1.0.
+
+    The checks are invariant to scale, but their arithmetic is not: 3x3 Jacobians and
+    squared distances overflow to Inf / NaN (an inverted cell then passes unseen, and
+    SciPy's KD-tree refuses the points) above ~1e100, and underflow to 0 (every cell
+    "degenerate") below ~1e-100. A power of two scales exactly; the usual mesh is not
+    copied."""
+    largest = max(float(points.max()), -float(points.min())) if points.size else 0.0  # no |points| copy
+    if largest == 0.0 or 2.0 ** -100 <= largest <= 2.0 ** 100:
+        return points, 1.0
+    scale = 2.0 ** math.frexp(largest)[1]
+    return points / scale, scale
 
 
 def _corner_edges(ctype: CellType) -> np.ndarray:
@@ -177,6 +194,7 @@ def check_cells(points: np.ndarray, cells: np.ndarray, cell_type) -> None:
     Works in chunks of ``CHECK_CHUNK`` cells, so that checking a large mesh needs little
     memory beyond the mesh itself."""
     ctype = _lookup(cell_type)
+    points, _ = unit_scaled(points)
     inverted, degenerate = [], []
     for start in range(0, len(cells), CHECK_CHUNK):
         part = cells[start:start + CHECK_CHUNK]

@@ -57,6 +57,9 @@ class Physics:
     energy: Callable | None = None
     #: whether ``energy`` depends on ``u`` itself (then it has a source term)
     energy_uses_value: bool = False
+    #: per-point shape of each parameter, ``()`` for a number; one not listed takes the
+    #: shape of its default value (minus a leading cells / nodes axis for a field)
+    parameter_shapes: Mapping[str, tuple] = {}
 
     def __init__(self, **parameters: Any):
         self.parameters: dict[str, Any] = dict(parameters)

@@ -40,6 +40,8 @@ class LinearElasticity(Physics):
     flux_uses_value = False
     source_uses_gradient = False
     symmetric = True
+    #: one number per point each (a field holds one per cell or node)
+    parameter_shapes = {"E": (), "nu": ()}
 
     def __init__(self, E=1.0, nu=0.3, *, plane: str = "strain"):
         if plane not in ("strain", "stress"):

@@ -27,6 +27,8 @@ class HeatConduction(Physics):
     components = 1
     source_uses_gradient = False
     symmetric = True
+    #: one number per point (a field holds one per cell or node)
+    parameter_shapes = {"k": ()}
 
     def __init__(self, k=1.0, *, conductivity: Callable | None = None):
         if conductivity is not None and not callable(conductivity):

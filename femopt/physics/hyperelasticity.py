@@ -38,6 +38,8 @@ class _Hyperelastic(Physics):
     flux_uses_value = False
     source_uses_gradient = False
     symmetric = True
+    #: one number per point each (a field holds one per cell or node)
+    parameter_shapes = {"mu": (), "lmbda": ()}
 
     def __init__(self, mu=1.0, lmbda=1.0):
         super().__init__(mu=mu, lmbda=lmbda)

@@ -4,7 +4,8 @@
 Every value is checked where it enters: its shape against the load's (a vector of
 ``n_components`` for a traction, a number for a heat source; or one per cell / node,
 plain or wrapped in :func:`~femopt.cell_field` / :func:`~femopt.nodal_field`), and
-every entry finite.
+every entry finite; a function of x is traced once at one point (:mod:`.validate`). A
+refused load leaves the problem as it was.
 """
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from ..assembly.parameters import as_float_value
 from ..errors import InputError
 from ..physics.admissible import non_negative
 from ..physics.loads import Convection, HeatFlux, Pressure, Traction, VolumeLoad
+from .validate import check_load_function, load_name
 
 __all__ = ["LoadMethods"]
 
@@ -27,29 +29,26 @@ class LoadMethods:
         """Dead traction (force per reference area) on boundary facets; ``value`` is a
         vector ``(n_components,)``, a per-cell / per-node field of such vectors, or a
         function ``f(x)`` (JAX) scaled by the parameter ``name`` (default 1)."""
-        return self._facet_load(Traction, selection, value, name or self._new_name("traction"),
-                                (self.space.n_components,))
+        return self._facet_load(Traction, selection, value, name, "traction", (self.space.n_components,))
 
     def pressure(self, selection, value, *, name: str | None = None):
         """Pressure on boundary facets (pushes against the outward normal): a number, a
         field, or ``f(x)``."""
-        return self._facet_load(Pressure, selection, value, name or self._new_name("pressure"), ())
+        return self._facet_load(Pressure, selection, value, name, "pressure", ())
 
     def heat_flux(self, selection, value, *, name: str | None = None):
         """Heat flux into the body through boundary facets (per unit area): a number, a
         field, or ``f(x)``."""
-        return self._facet_load(HeatFlux, selection, value, name or self._new_name("heat_flux"), ())
+        return self._facet_load(HeatFlux, selection, value, name, "heat_flux", ())
 
     def convection(self, selection, h, ambient, *, name: str | None = None):
         """Convective (Robin) cooling h (T − ambient); parameters ``<name>.h`` (≥ 0) and
         ``<name>.ambient``, each a number or a field."""
-        name = name or self._new_name("convection")
+        name = load_name(name) or self._new_name("convection")
         facets = self.mesh.facets(selection)
         load = Convection(name)
-        pnames = load.parameter_names()
-        self._extra_rules.append(non_negative(pnames[0]))
-        for pname, value in zip(pnames, (h, ambient)):
-            self._add_parameter(pname, value, ())
+        h_name, ambient_name = load.parameter_names()
+        self._add_parameters({h_name: (h, ()), ambient_name: (ambient, ())}, rules=[non_negative(h_name)])
         self._facet_terms.append(FacetTerm(load, facets))
         self._invalidate()
         return self
@@ -57,18 +56,18 @@ class LoadMethods:
     def body_force(self, value, *, name: str = "body_force", cells=None):
         """Force per unit volume: a vector, a per-cell/per-node field, or ``f(x)`` (JAX);
         ``cells`` (tag, centroid predicate or ids) restricts it."""
-        return self._volume_load(value, name, (self.space.n_components,), cells)
+        return self._volume_load(value, name, "body_force", (self.space.n_components,), cells)
 
     def heat_source(self, value, *, name: str = "heat_source", cells=None):
         """Heat generated per unit volume: a number, a field, or ``f(x)`` (JAX);
         ``cells`` (tag, centroid predicate or ids) restricts it."""
-        return self._volume_load(value, name, (), cells)
+        return self._volume_load(value, name, "heat_source", (), cells)
 
     def point_load(self, selection, value, *, name: str | None = None):
         """A force on each selected node (``value`` per node, ``(n_components,)``)."""
-        name = name or self._new_name("point_load")
+        name = load_name(name) or self._new_name("point_load")
         nodes = self.mesh.nodes(selection)
-        self._add_parameter(name, value, (self.space.n_components,), fields=False)
+        self._add_parameters({name: (value, (self.space.n_components,))}, fields=False)
         self._point_loads.append((name, nodes))
         self._invalidate()
         return self
@@ -85,45 +84,60 @@ class LoadMethods:
 
     # -- helpers -------------------------------------------------------------------------
     def _new_name(self, base):
+        """``base``, ``base1``, ... : the first that no parameter uses, alone or as the
+        prefix of a convection's ``<name>.h``."""
         k = 0
-        while f"{base}{k or ''}" in self.params:
+        while any(p == f"{base}{k or ''}" or p.startswith(f"{base}{k or ''}.") for p in self.params):
             k += 1
         return f"{base}{k or ''}"
 
-    def _add_parameter(self, name, value, point_shape, fields=True):
-        if name in self.params:
-            raise InputError(f"parameter name {name!r} is taken; pass name=... to choose another")
-        value = as_float_value(value, name)
-        shape = np.shape(getattr(value, "values", value))
-        if not fields and shape != tuple(point_shape):
-            raise InputError(f"{name!r}: expected shape {tuple(point_shape)}, got {shape}")
-        self._point_shapes[name] = tuple(point_shape)
+    def _add_parameters(self, entries, fields=True, rules=()):
+        """Declare the parameters ``{name: (value, point_shape)}`` of one load, with the
+        ``rules`` their values must meet. All are checked (name free, real numbers of the
+        shape, finite, admissible) before any is kept."""
+        values = {}
+        for name, (value, point_shape) in entries.items():
+            if name in self.params:
+                raise InputError(f"parameter name {name!r} is taken; pass name=... to choose another")
+            values[name] = as_float_value(value, name)
+            shape = np.shape(getattr(values[name], "values", values[name]))
+            if not fields and shape != tuple(point_shape):
+                raise InputError(f"{name!r}: expected shape {tuple(point_shape)}, got {shape}")
+        n_rules = len(self._extra_rules)
+        self._point_shapes.update({name: tuple(point_shape) for name, (_, point_shape) in entries.items()})
+        self._extra_rules.extend(rules)
         try:
-            self.split({name: value})
-            self.check_parameters({name: value})
-        except InputError:
-            del self._point_shapes[name]
+            self.split(values)
+            self.check_parameters(values)
+        except Exception:  # put back what was declared, whatever refused it
+            for name in entries:
+                del self._point_shapes[name]
+            del self._extra_rules[n_rules:]
             raise
-        self.params[name] = value
-        self._load_names.add(name)
+        self.params.update(values)
+        self._load_names.update(values)
 
-    def _split_value(self, value, point_shape):
+    def _split_value(self, value, point_shape, name):
+        """(function of x or None, the value to store as the parameter, its point shape)."""
         if callable(value):
+            check_load_function(value, f"load {name!r}", self.mesh.dim, point_shape)
             return value, np.float64(1.0), ()
         return None, value, point_shape
 
-    def _facet_load(self, cls, selection, value, name, point_shape):
+    def _facet_load(self, cls, selection, value, name, base, point_shape):
+        name = load_name(name) or self._new_name(base)
         facets = self.mesh.facets(selection)
-        fn, stored, ps = self._split_value(value, point_shape)
-        self._add_parameter(name, stored, ps)
+        fn, stored, ps = self._split_value(value, point_shape, name)
+        self._add_parameters({name: (stored, ps)})
         self._facet_terms.append(FacetTerm(cls(name, fn), facets))
         self._invalidate()
         return self
 
-    def _volume_load(self, value, name, point_shape, cells):
-        fn, stored, ps = self._split_value(value, point_shape)
+    def _volume_load(self, value, name, base, point_shape, cells):
+        name = load_name(name) or self._new_name(base)
+        fn, stored, ps = self._split_value(value, point_shape, name)
         cell_ids = None if cells is None else self.mesh._cells(cells)
-        self._add_parameter(name, stored, ps)
+        self._add_parameters({name: (stored, ps)})
         self._cell_terms.append(CellTerm(VolumeLoad(name, fn), cell_ids))
         self._invalidate()
         return self

@@ -21,7 +21,7 @@ from ..assembly.assembler import Assembler, CellTerm, FacetTerm
 from ..assembly.dirichlet import DofPartition
 from ..assembly.parameters import check_values, scale_value, split_parameters
 from ..assembly.traced import has_energy, traced_energy, traced_residual
-from ..errors import InputError, NewtonError, ParameterError, SingularJacobianError
+from ..errors import InputError, NewtonError, SingularJacobianError
 from ..fem.space import FunctionSpace
 from ..mesh.mesh import Mesh
 from ..physics.loads import Convection
@@ -31,6 +31,7 @@ from ..solvers.newton import NewtonOptions, newton
 from .loads import LoadMethods
 from .supports import free_parts, null_motions, orphan_nodes, singular_jacobian_error, tangled_cells
 from .state import State
+from .validate import as_overrides, fixed_components, initial_vector, physics_point_shapes, prescribed_values
 
 __all__ = ["Problem"]
 
@@ -49,8 +50,8 @@ class Problem(LoadMethods):
         newton: :class:`NewtonOptions` for nonlinear solves.
 
     Raises:
-        ParameterError: a default parameter value of the physics is not finite or not
-            admissible (e.g. ``E <= 0``, ``nu >= 0.5`` in 3D).
+        ParameterError: a default parameter value of the physics is not real numbers of
+            its shape, not finite or not admissible (e.g. ``E <= 0``, ``nu >= 0.5`` in 3D).
     """
 
     def __init__(self, space, physics, *, linear_solver="auto", newton: NewtonOptions | None = None):
@@ -69,7 +70,7 @@ class Problem(LoadMethods):
         self.linear_solver = make_solver(linear_solver, n_hint=space.n_dofs)
         self.newton_options = newton or NewtonOptions()
         self.params: dict[str, Any] = dict(physics.parameters)
-        self._point_shapes = {k: self._physics_point_shape(k, v) for k, v in physics.parameters.items()}
+        self._point_shapes = physics_point_shapes(physics, self.mesh)
         self._load_names: set[str] = set()
         self._cell_terms = [CellTerm(physics)]
         self._facet_terms: list[FacetTerm] = []
@@ -82,18 +83,6 @@ class Problem(LoadMethods):
         self.state: State | None = None
         self.check_parameters(self.params)
 
-    def _physics_point_shape(self, name, value):
-        """Per-point shape of a physics parameter: declared by the physics
-        (``parameter_shapes``), else that of its value — minus a leading cells/nodes axis
-        when the value is a field."""
-        declared = getattr(self.physics, "parameter_shapes", {}) or {}
-        if name in declared:
-            return tuple(declared[name])
-        shape = np.shape(getattr(value, "values", value))
-        if shape and shape[0] in (self.mesh.n_cells, self.mesh.n_nodes):
-            return shape[1:]
-        return shape
-
     # -- supports -----------------------------------------------------------------------
     def fix(self, selection, value=0.0, components=None) -> "Problem":
         """Prescribe the field on the nodes a selection picks.
@@ -105,39 +94,12 @@ class Problem(LoadMethods):
             components: which components (default all), e.g. ``0`` or ``[0, 2]``.
         """
         nodes = self.mesh.nodes(selection)
-        comps = self.space._components(components)
-        vals = self._prescribed_values(value, nodes, comps)
+        comps = fixed_components(self.space, components)
+        vals = prescribed_values(value, self.mesh, nodes, comps, self.space.n_components)
         dofs = (nodes[:, None] * self.space.n_components + comps[None, :]).ravel()
         self._dirichlet.update(zip(dofs.tolist(), np.asarray(vals, dtype=np.float64).ravel().tolist()))
         self._invalidate(state=True)
         return self
-
-    def _prescribed_values(self, value, nodes, comps) -> np.ndarray:
-        """``fix``'s value as ``(len(nodes), len(comps))`` float64, checked."""
-        n, k, c = len(nodes), len(comps), self.space.n_components
-        given = value(self.mesh.points[nodes]) if callable(value) else value
-        try:
-            vals = np.asarray(given, dtype=np.float64)
-        except (TypeError, ValueError):
-            raise InputError(f"fix(): value must be numbers or a function of x returning numbers, got "
-                             f"{type(given).__name__}") from None
-        if callable(value) and vals.shape == (n, c) and k != c:
-            vals = vals[:, comps]
-        if vals.shape in ((), (k,), (n, k)):
-            vals = np.broadcast_to(vals, (n, k))
-        elif vals.shape == (n,) and k == 1:
-            vals = vals[:, None]
-        else:
-            source = "the function returned" if callable(value) else "value has"
-            raise InputError(f"fix(): {source} shape {vals.shape}; expected a number, {k} number(s) (one per "
-                             f"fixed component {comps.tolist()}), or one row per selected node: ({n}, {k})"
-                             + (f" or ({n},)" if k == 1 else ""))
-        bad = np.flatnonzero(~np.isfinite(vals).all(axis=1))
-        if bad.size:
-            raise ParameterError(f"fix(): the prescribed values are NaN or Inf at {bad.size} node(s): ids "
-                                 f"{nodes[bad][:10].tolist()}{' ...' if bad.size > 10 else ''}",
-                                 name="prescribed", ids=nodes[bad], where="node", admissible="finite")
-        return vals
 
     def move_nodes(self, points) -> "Problem":
         """Put the problem on moved node coordinates ``(n_nodes, dim)`` (same cells):
@@ -181,7 +143,7 @@ class Problem(LoadMethods):
     def parameters(self, overrides: Mapping[str, Any] | None = None) -> dict:
         """The problem's parameters with ``overrides`` applied (unknown names rejected)."""
         params = dict(self.params)
-        for name, value in (overrides or {}).items():
+        for name, value in as_overrides(overrides).items():
             if name not in params:
                 raise InputError(f"unknown parameter {name!r}; this problem has {sorted(params)}")
             params[name] = value
@@ -256,7 +218,8 @@ class Problem(LoadMethods):
         The state (with the tangent's factorization) is kept in ``self.state``.
 
         Raises:
-            ParameterError: a parameter value is NaN/Inf or not admissible.
+            InputError: ``params`` not a mapping, ``initial`` not ``n_dofs`` real numbers.
+            ParameterError: a parameter value is not numbers, NaN/Inf or not admissible.
             SingularJacobianError: the tangent is singular; names the global dofs, nodes
                 and components, and for unsupported parts the free rigid-body modes.
             NewtonError: Newton stopped without converging (``raise_on_failure``).
@@ -268,7 +231,7 @@ class Problem(LoadMethods):
         self.check_parameters(params)
         part = self.partition
         if initial is not None:
-            u0 = self.space.as_vector(initial)
+            u0 = initial_vector(initial, self.space)
         elif self.state is not None and self.state.converged and self.state.u.size == self.space.n_dofs:
             u0 = self.state.u.copy()
         else:

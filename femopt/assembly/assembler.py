@@ -277,13 +277,17 @@ class Assembler:
             else:
                 yield plan, np.asarray(out), None
 
-    def residual(self, u, params) -> np.ndarray:
-        """Global residual ``(n_dofs,)`` at the flat dof vector ``u``."""
+    def residual(self, u, params, *, magnitude: bool = False) -> np.ndarray:
+        """Global residual ``(n_dofs,)`` at the flat dof vector ``u``.
+
+        ``magnitude=True`` sums the absolute values of the cell and facet contributions
+        instead: the size of what the residual adds up, against which its round-off
+        is measured (an equilibrium sums large contributions to a small total)."""
         U = np.asarray(u, dtype=np.float64).reshape(self.space.mesh.n_nodes, -1)
         r = np.zeros(self.space.n_dofs)
         for block in self.blocks:
             for plan, r_e, _ in self._run(block, U, params, tangent=False):
-                plan.dofs.add_to(r, r_e.ravel())
+                plan.dofs.add_to(r, np.abs(r_e).ravel() if magnitude else r_e.ravel())
         return r
 
     def residual_and_tangent(self, u, params):

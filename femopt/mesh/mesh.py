@@ -242,6 +242,8 @@ class Mesh:
         mesh = Mesh(args.pop("points"), args.pop("cells"), args.pop("cell_type"), **args)
         if mesh.cells is self.cells:  # same topology: keep the cached facet lists
             mesh._cache = dict(self._cache)
+            if getattr(self, "refinement", None) is not None and mesh.n_nodes == self.n_nodes:
+                mesh.refinement = self.refinement    # the hierarchy is topological: tags, moved nodes
         return mesh
 
     def coincident_nodes(self, tol: float | None = None) -> np.ndarray:

@@ -263,7 +263,10 @@ class Problem(LoadMethods):
                     self._refuse_free_motions(K_free)
                 return r[part.free] - f_point, K_free
 
-            at_rest = np.linalg.norm(residual(np.zeros_like(u_start_free)))  # tolerances relative to it
+            # tolerances relative to the size of what the residual sums at rest (free dofs 0)
+            rest = part.expand(np.zeros_like(u_start_free), values)
+            at_rest = np.linalg.norm(self.assembler.residual(rest, split, magnitude=True)[part.free]) \
+                + np.linalg.norm(f_point)
             return newton(residual, residual_and_jacobian, u_start_free, options=options.scaled_to(at_rest),
                           linear_solver=solver, raise_on_failure=raise_on_failure,
                           energy=self._energy_merit(scaled, split, values, f_point))

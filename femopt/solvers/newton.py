@@ -14,7 +14,12 @@ max(||r_0||, residual_scale)`` and ``||r_k|| > ||r_{k-1}|| / 2``: Newton no long
 its round-off floor above the requested ``tol``. The result's message then says that the
 residual test was NOT met and by how much. A tiny step with a large residual is not
 convergence (a stalled line search, a singular direction), nor is a tiny step after which
-the residual still falls fast (Newton is still converging: it iterates on).
+the residual still falls fast (Newton is still converging: it iterates on). A floor above
+even that test — constitutive terms that cancel at tiny strains make the residual's
+round-off 1e-4 of tiny loads — shows as Newton steps that stop reducing ``|r|`` (full steps
+that do not halve it, or any step that leaves it as it was): three in a row, or a line search that finds no step at all, once ``|r|`` is below 1e-3
+of its reference, also end Newton with reason "increment", a warning and the estimated
+accuracy in the message.
 
 Variational problems backtrack on the total potential energy; where the energy change a
 full step predicts (``r·du``) is below the energy's round-off, comparing energies says
@@ -55,6 +60,11 @@ _ENERGY_ROUND_OFF = 1e3 * np.finfo(np.float64).eps
 
 #: An energy line-search step shorter than this is checked against the residual merit.
 _SHORT_ENERGY_STEP = 2.0 ** -10
+
+#: Round-off floor: this many full Newton steps in a row that do not halve |r|, once |r|
+#: is below _FLOOR_RTOL of its reference, end Newton (reason "increment", with a warning).
+_FLOOR_STALLS = 3
+_FLOOR_RTOL = 1e-3
 
 
 class _Failure(Exception):
@@ -145,6 +155,7 @@ class _Iteration:
         if self.r_norm == 0.0 or self.r_norm <= o.rtol * (o.residual_scale or 0.0):
             self.factorize(K)
             return "residual", f"|r_0| = {self.r_norm:.3e} at the start"
+        stalled = 0
         for k in range(1, o.max_iterations + 1):
             if K is None:
                 r, K = self.residual_and_jacobian(self.u)
@@ -153,7 +164,13 @@ class _Iteration:
             # increment tolerance: such a step is taken in full.
             floor = (_norm(du) <= o.inc_tol * max(1.0, _norm(self.u))
                      and self.r_norm <= increment_residual_tol)
-            step, u_new, r_new, reductions, merit = self.line_search(r, du, full_step=floor)
+            try:
+                step, u_new, r_new, reductions, merit = self.line_search(r, du, full_step=floor)
+            except _Failure as failure:
+                # no step reduces a residual that is already round-off: the floor, not a failure
+                if failure.reason != "line_search" or k == 1 or self.r_norm > _FLOOR_RTOL * reference:
+                    raise
+                return self.at_floor(tol, reference, "no step reduces |r| any further")
             r_norm_new = _norm(r_new)
             increment = step * _norm(du)
             previous = self.r_norm
@@ -162,6 +179,11 @@ class _Iteration:
             if r_norm_new <= tol:
                 why = f"|r| = {r_norm_new:.3e} <= {tol:.1e}"
                 return self.at_solution("residual", why)
+            # a full step that does not halve |r|, or any step that leaves it where it was
+            no_progress = (step == 1.0 and r_norm_new > 0.5 * previous) or r_norm_new >= 0.99 * previous
+            stalled = stalled + 1 if no_progress else 0
+            if stalled >= _FLOOR_STALLS and r_norm_new <= _FLOOR_RTOL * reference:
+                return self.at_floor(tol, reference, f"Newton steps stopped reducing |r| ({stalled} steps in a row)")
             if (increment <= o.inc_tol * max(1.0, _norm(self.u))
                     and r_norm_new <= increment_residual_tol and r_norm_new > 0.5 * previous):
                 why = (f"the residual test was NOT met: |r| = {r_norm_new:.3e} > tolerance {tol:.1e} "
@@ -172,6 +194,15 @@ class _Iteration:
                 return self.at_solution("increment", why)
         raise _Failure("max_iterations", f"no convergence in {o.max_iterations} iterations, "
                                          f"|r| = {self.r_norm:.3e} > tolerance {tol:.1e}")
+
+    def at_floor(self, tol, reference, evidence):
+        """End at the residual's round-off floor (reason "increment"), with a warning."""
+        why = (f"the residual test was NOT met: |r| = {self.r_norm:.3e} > tolerance {tol:.1e}; {evidence}: "
+               f"the residual's round-off floor, {self.r_norm / reference:.1e} of its reference "
+               f"{reference:.1e} — the solution is about that accurate (loads tiny against the "
+               "stiffness, or terms that cancel)")
+        _log.warning("Newton at the round-off floor: %s", why)
+        return self.at_solution("increment", why)
 
     def at_solution(self, reason, why):
         if self.options.refactor_at_solution:

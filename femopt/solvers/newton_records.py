@@ -27,8 +27,9 @@ class NewtonOptions:
         rtol: residual tolerance relative to ``max(||r_0||, residual_scale)``.
         residual_scale: optional reference norm, e.g. ``||f_ext||``: keeps ``rtol``
             meaningful for warm starts whose ``||r_0||`` is already small.
-            :meth:`femopt.Problem.solve` sets it to the norm of the residual at rest
-            (free dofs zero, prescribed values applied): the loads the problem carries.
+            :meth:`femopt.Problem.solve` sets it to the size of what the residual sums at
+            rest (free dofs zero, prescribed values applied; absolute cell and facet
+            contributions): the loads the problem carries.
         inc_tol: increment test, ``||a du|| <= inc_tol * max(1, ||u||)``.
         increment_rtol: residual reduction the increment test also requires.
         max_iterations: Newton iterations (factorizations) before giving up.

@@ -293,3 +293,10 @@ def test_heat_conduction_converges_at_rate_two_under_refinement(cell, shape, lev
     errors = l2_errors(mesh, levels)
     rates = np.log2(errors[:-1] / errors[1:])
     assert abs(rates[-1] - 2.0) < 0.1, (errors, rates)  # P1 / Q1: L2 error ~ h^2
+
+
+def test_tagging_and_moving_nodes_keep_the_hierarchy():
+    fine = fo.mesh.refine(fo.mesh.rectangle(shape=(2, 2), cell="tri3"), 2)
+    tagged = fine.tag_nodes("corner", lambda x: (x[:, 0] == 0.0) & (x[:, 1] == 0.0))
+    moved = fine.with_points(fine.points * 2.0)
+    assert tagged.refinement is fine.refinement and moved.refinement is fine.refinement

@@ -47,3 +47,18 @@ def test_an_absolute_tolerance_is_still_available():
     problem.newton_options = fo.NewtonOptions(atol=1e3, rtol=0.0)    # anything below 1e3 N is zero
     problem.solve()
     assert problem.state.newton[-1].n_iterations == 1
+
+
+def test_a_rest_state_that_already_balances_is_the_solution():
+    # u = x - centre prescribed on the boundary: the one interior node is already in
+    # equilibrium at u = 0, so the residual at rest is round-off of forces of size ~0.1.
+    # Its tolerance must come from the size of those forces, not from the net residual
+    # (a line search on round-off failed here before).
+    mesh = fo.mesh.box(shape=(2, 2, 2), cell="tet4")
+    centre = mesh.points.mean(axis=0)
+    boundary = np.flatnonzero(np.any((mesh.points == 0.0) | (mesh.points == 1.0), axis=1))
+    problem = fo.Problem(mesh, fo.physics.LinearElasticity(E=1.0, nu=0.0))
+    problem.fix(boundary, (mesh.points - centre)[boundary])
+    u = problem.solve()
+    assert np.allclose(u, mesh.points - centre, atol=1e-14)
+    assert problem.state.newton[-1].n_iterations == 0

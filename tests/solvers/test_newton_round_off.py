@@ -97,3 +97,35 @@ def test_a_load_below_the_absolute_tolerance_is_still_solved():
     reference.fix("xmin")
     reference.traction("xmax", [0.0, -1.0])
     np.testing.assert_allclose(u, 1e-12 * reference.solve(), rtol=1e-8, atol=1e-22)
+
+
+def test_a_floor_far_above_the_requested_tolerance_ends_newton_with_a_warning(caplog):
+    # Tiny loads on a stiff law: the residual's round-off is 1e-4 of the load, far above
+    # any relative tolerance and the increment test's 1e-6 (seen with neo-Hookean at
+    # strains of 1e-12: mu (F - F^-T) rounds at eps mu). Newton must stop there and say so.
+    floor = 1e-4 * np.linalg.norm(residual(np.zeros(N)))
+
+    def noisy(u):
+        return residual(u) + floor * np.sin(1e12 * u) / np.sqrt(N)
+
+    def noisy_and_jacobian(u):
+        return noisy(u), residual_and_jacobian(u)[1]
+
+    with caplog.at_level("WARNING", logger="femopt.newton"):
+        result = newton(noisy, noisy_and_jacobian, np.zeros(N), NewtonOptions(), "direct")
+    assert result.converged and result.reason == "increment"
+    assert result.n_iterations < 15
+    assert "round-off floor" in result.message and "NOT met" in result.message
+    assert "round-off floor" in caplog.text
+    assert np.max(np.abs(result.u - SOLUTION)) <= 1e-2 * np.max(np.abs(SOLUTION))
+
+
+def test_slow_but_steady_convergence_is_not_taken_for_a_floor():
+    # A Jacobian 40 % too stiff: each step cuts |r| by ~0.4 only (ratio > 0.5 never holds
+    # for long); Newton must iterate on to the real tolerance, not stop at 1e-3.
+    def stiff_jacobian(u):
+        r, K = residual_and_jacobian(u)
+        return r, (K * 1.4).tocsr()
+
+    result = newton(residual, stiff_jacobian, START, NewtonOptions(rtol=1e-10, max_iterations=200), "direct")
+    assert result.converged and result.reason == "residual"

@@ -46,17 +46,22 @@ class DofPartition:
         key = (K.nnz, rows is self.free, cols is self.free)
         if key not in self._maps:
             n_rows, n_cols = K.shape
-            new_row = np.full(n_rows, -1, dtype=np.int64)
-            new_row[rows] = np.arange(rows.size)
-            new_col = np.full(n_cols, -1, dtype=np.int64)
-            new_col[cols] = np.arange(cols.size)
-            row_of_entry = np.repeat(new_row, np.diff(K.indptr))
-            col_of_entry = new_col[K.indices]
-            index = np.flatnonzero((row_of_entry >= 0) & (col_of_entry >= 0))
-            counts = np.bincount(row_of_entry[index], minlength=rows.size)
+            row_kept = np.zeros(n_rows, dtype=bool)
+            row_kept[rows] = True
+            col_kept = np.zeros(n_cols, dtype=bool)
+            col_kept[cols] = True
+            # boolean tables (a byte per row / column) keep the passes over the entries cheap
+            keep = col_kept[K.indices]
+            keep &= np.repeat(row_kept, np.diff(K.indptr))
+            index = np.flatnonzero(keep)           # int64: NumPy gathers with it without a copy
+            kept_before = np.zeros(K.nnz + 1, dtype=np.int64)
+            np.cumsum(keep, out=kept_before[1:])
+            counts = kept_before[K.indptr[1:]][rows] - kept_before[K.indptr[:-1]][rows]
             indptr = np.zeros(rows.size + 1, dtype=K.indptr.dtype)
             np.cumsum(counts, out=indptr[1:])
-            indices = col_of_entry[index].astype(K.indices.dtype)
+            new_col = np.full(n_cols, -1, dtype=K.indices.dtype)
+            new_col[cols] = np.arange(cols.size, dtype=K.indices.dtype)
+            indices = new_col[K.indices[index]]
             self._maps[key] = (index, indices, indptr, (rows.size, cols.size))
         return self._maps[key]
 

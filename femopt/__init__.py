@@ -5,7 +5,8 @@ One obvious entry point per concept:
 * mesh:      ``femopt.mesh.box / rectangle / read``  → :class:`Mesh`
 * space:     :class:`FunctionSpace`
 * physics:   ``femopt.physics.LinearElasticity / NeoHookean / HeatConduction`` or your own
-* problem:   :class:`Problem` — supports, loads, parameters, ``solve``
+* problem:   :class:`Problem` — supports, loads, parameters, ``solve``;
+             :class:`TransientProblem` — the same in time (theta method)
 * gradient:  :func:`gradient` / :func:`value_and_grad` of a ``femopt.functionals`` functional
              (adjoint), :func:`solve` inside ``jax.grad``, :func:`taylor_test` to verify
 * output:    ``femopt.mesh.write`` (VTU and everything meshio writes)
@@ -24,6 +25,8 @@ from .errors import (CheckpointError, FemoptError, FemoptWarning, InputError, In
 from .fem.space import FunctionSpace  # noqa: E402
 from .mesh.mesh import Mesh  # noqa: E402
 from .problem import Problem, State  # noqa: E402
+from .problem.transient import TransientProblem  # noqa: E402
+from .problem.transient_result import TransientResult  # noqa: E402
 from .sensitivity import gradient, solve, taylor_test, value_and_grad  # noqa: E402
 from .solvers.newton import NewtonOptions  # noqa: E402
 
@@ -43,7 +46,7 @@ def __getattr__(name):
 __all__ = [
     "assembly", "fem", "functionals", "mesh", "physics", "sensitivity", "solvers",
     "gradient", "value_and_grad", "solve", "taylor_test",
-    "Mesh", "FunctionSpace", "Problem", "State", "NewtonOptions",
+    "Mesh", "FunctionSpace", "Problem", "State", "NewtonOptions", "TransientProblem", "TransientResult",
     "cell_field", "nodal_field",
     "FemoptError", "InputError", "MeshError", "ParameterError", "CheckpointError",
     "ResourceError", "SolverError", "SingularMatrixError", "NewtonError",

@@ -1,6 +1,8 @@
 """Steady heat conduction with exact solutions: manufactured solutions in 2D and 3D
 (Dirichlet, and Robin on one face), a slab with a heat source cooled by convection,
-and the transient slab (pending).
+and transient conduction by the theta method: the plane wall (sine series) and the
+semi-infinite body (erf), with the orders in time (backward Euler 1, Crank–Nicolson 2)
+and in space (p + 1 in L2).
 
 Manufactured solutions (Roache, *Verification and Validation in Computational Science
 and Engineering*, 1998; Salari & Knupp, SAND2000-1444): pick T, put
@@ -16,15 +18,17 @@ Slab (Carslaw & Jaeger, *Conduction of Heat in Solids*, 2nd ed., §1.3; Incroper
 from __future__ import annotations
 
 import numpy as np
+from scipy.special import erf
 
 from .. import mesh as meshes
 from ..physics import HeatConduction
 from ..problem import Problem
+from ..problem.transient import TransientProblem
 from .cases_common import array_namespace, boundary_nodes, l2_error
 from .catalogue import Case, Check, Sample, register
 
 __all__ = ["manufactured_temperature", "manufactured_source", "slab_temperature", "solve_manufactured",
-           "solve_slab", "SLAB"]
+           "solve_slab", "SLAB", "wall_temperature", "semi_infinite_temperature", "solve_wall", "WALL"]
 
 MMS = "method of manufactured solutions: Roache, Verification and Validation in Computational Science " \
       "and Engineering (1998); Salari & Knupp, SAND2000-1444"
@@ -158,9 +162,125 @@ def _slab_case(cell: str, rate: float | None, levels, tolerance: float) -> None:
 _slab_case("quad4", 2.0, {"quick": (4, 8), "full": (4, 8, 16, 32)}, tolerance=0.01)
 _slab_case("quad8", None, {"quick": (2,), "full": (2, 4)}, tolerance=1e-10)
 
-register(Case(
-    name="heat_transient_slab",
-    title="transient slab: plane wall suddenly brought to a surface temperature (Fourier series)",
-    source="Carslaw & Jaeger, Conduction of Heat in Solids, 2nd ed., §3.3",
-    checks=(), compute=None, levels={}, group="heat conduction",
-    pending="needs transient solver (theta method, roadmap)"))
+
+# ------------------------------------------------------------------------- transient
+# A wall 0 < x < L (a strip of n x 1 cells, insulated sides), k = 1, ρc = 2: α = 1/2.
+WALL = dict(length=1.0, k=1.0, capacity=2.0)
+WALL_ALPHA = WALL["k"] / WALL["capacity"]
+WALL_SOURCE = ("Carslaw & Jaeger, Conduction of Heat in Solids, 2nd ed., §3.3 (slab between two planes held at "
+               "a fixed temperature from t = 0: sine series); Incropera, Fundamentals of Heat and Mass Transfer, "
+               "§5.5 (plane wall, the limit of a large Biot number)")
+SEMI_INFINITE_SOURCE = ("Carslaw & Jaeger, Conduction of Heat in Solids, 2nd ed., ch. II (semi-infinite solid, "
+                        "surface held at a fixed temperature: erf solution); Incropera, Fundamentals of Heat and "
+                        "Mass Transfer, §5.7 (semi-infinite solid, constant surface temperature)")
+
+
+def wall_temperature(x, t, modes: int = 80, first_mode_only: bool = False):
+    """The wall at T = 1 whose faces are held at T = 0 from t = 0: the sine series
+    T = Σ_(m odd) 4/(mπ) sin(mπx/L) exp(−m²π²αt/L²). With ``first_mode_only`` the wall
+    starts from the sine profile (4/π) sin(πx/L) instead and only that term remains."""
+    length = WALL["length"]
+    m = 2 * np.arange(1 if first_mode_only else modes)[:, None] + 1
+    terms = 4.0 / (m * np.pi) * np.sin(m * np.pi * x / length) * np.exp(-(m * np.pi / length) ** 2
+                                                                          * WALL_ALPHA * t)
+    return np.sum(terms, axis=0)
+
+
+def semi_infinite_temperature(x, t):
+    """A body at T = 1 whose face x = 0 is held at T = 0 from t = 0: erf(x / (2√(αt)))."""
+    return erf(x / (2.0 * np.sqrt(WALL_ALPHA * t)))
+
+
+def solve_wall(cell: str, n: int, steps: int, theta: float, t_end: float, *, first_mode_only=False,
+               semi_infinite=False):
+    """The wall on ``n x 1`` cells by ``steps`` equal steps; returns (mesh, result).
+    ``semi_infinite``: a 1.5 long body held at x = 0 only (its far end, insulated, stays
+    at T = 1 to ~1e-12 for the times used)."""
+    length = 1.5 if semi_infinite else WALL["length"]
+    mesh = meshes.rectangle(size=(length, WALL["length"] / 8.0), shape=(n, 1), cell=cell)
+    problem = Problem(mesh, HeatConduction(k=WALL["k"]))
+    problem.fix("xmin", 0.0)
+    if not semi_infinite:
+        problem.fix("xmax", 0.0)
+    initial = (lambda x: wall_temperature(x[:, 0], 0.0, first_mode_only=True)) if first_mode_only else 1.0
+    transient = TransientProblem(problem, capacity=WALL["capacity"], theta=theta)
+    return mesh, transient.solve(t_end=t_end, steps=steps, initial=initial)
+
+
+def _relative_l2(mesh, field, exact):
+    error, norm = l2_error(mesh, field, exact)
+    return error / norm
+
+
+def _transient_case(name, title, source, checks, levels, compute):
+    register(Case(name=name, title=title, source=source, checks=checks, compute=compute, levels=levels,
+                  group="heat conduction"))
+
+
+_FIELD = "‖T − T_h‖_L2 / ‖T‖_L2 at t_end"
+_WALL_END = 0.2                   # Fourier number α t / L² = 0.1
+
+
+def _wall_in_time(steps):
+    mesh, result = solve_wall("quad8", 32, steps, 1.0, _WALL_END)
+    exact = lambda x: wall_temperature(x[:, 0], _WALL_END)         # noqa: E731
+    dt = _WALL_END / steps
+    middle = wall_temperature(np.array([0.5]), _WALL_END)[0]
+    error = _relative_l2(mesh, result.final, exact)
+    return [Sample(_FIELD, computed=error, reference=0.0, h=dt, error=error),
+            Sample("T(L/2) at t_end", computed=result.at([0.5, 0.0])[-1], reference=middle, h=dt)]
+
+
+def _wall_crank_nicolson(steps):
+    mesh, result = solve_wall("quad8", 32, steps, 0.5, _WALL_END, first_mode_only=True)
+    exact = lambda x: wall_temperature(x[:, 0], _WALL_END, first_mode_only=True)   # noqa: E731
+    error = _relative_l2(mesh, result.final, exact)
+    return [Sample(_FIELD, computed=error, reference=0.0, h=_WALL_END / steps, error=error)]
+
+
+def _wall_in_space(cell, steps):
+    def compute(n):
+        mesh, result = solve_wall(cell, n, steps, 0.5, _WALL_END, first_mode_only=True)
+        exact = lambda x: wall_temperature(x[:, 0], _WALL_END, first_mode_only=True)   # noqa: E731
+        error = _relative_l2(mesh, result.final, exact)
+        return [Sample(_FIELD, computed=error, reference=0.0, h=WALL["length"] / n, error=error)]
+    return compute
+
+
+_SEMI_END = 0.02
+
+
+def _semi_infinite(steps):
+    mesh, result = solve_wall("quad8", 96, steps, 1.0, _SEMI_END, semi_infinite=True)
+    # The error relative to the disturbance 1 − T (the body is at 1 almost everywhere).
+    error, norm = l2_error(mesh, 1.0 - result.final, lambda x: 1.0 - semi_infinite_temperature(x[:, 0], _SEMI_END))
+    return [Sample("‖T − T_h‖_L2 / ‖1 − T‖_L2 at t_end", computed=error / norm, reference=0.0,
+                   h=_SEMI_END / steps, error=error / norm)]
+
+
+_transient_case(
+    "heat_transient_slab", "plane wall suddenly held at a surface temperature (sine series), backward Euler, "
+    "quad8 x 32, dt -> 0: first order", WALL_SOURCE,
+    (Check(_FIELD, tolerance=0.02, expected_rate=1.0, rate_tolerance=0.15),
+     Check("T(L/2) at t_end", tolerance=0.02, expected_rate=1.0, rate_tolerance=0.15)),
+    {"quick": (20, 40), "full": (20, 40, 80, 160)}, _wall_in_time)
+_transient_case(
+    "heat_transient_slab_crank_nicolson", "plane wall from the sine profile (first term of the series), "
+    "Crank-Nicolson, quad8 x 32, dt -> 0: second order", WALL_SOURCE,
+    (Check(_FIELD, tolerance=3e-4, expected_rate=2.0, rate_tolerance=0.2),),
+    {"quick": (10, 20), "full": (10, 20, 40)}, _wall_crank_nicolson)
+_transient_case(
+    "heat_transient_slab_space_quad4", "plane wall from the sine profile, Crank-Nicolson with 100 steps, "
+    "quad4, h -> 0: L2 rate 2", WALL_SOURCE,
+    (Check(_FIELD, tolerance=0.03, expected_rate=2.0),),
+    {"quick": (4, 8), "full": (4, 8, 16, 32)}, _wall_in_space("quad4", 100))
+_transient_case(
+    "heat_transient_slab_space_quad8", "plane wall from the sine profile, Crank-Nicolson with 400 steps, "
+    "quad8, h -> 0: L2 rate 3", WALL_SOURCE,
+    (Check(_FIELD, tolerance=3e-3, expected_rate=3.0),),
+    {"quick": (2, 4), "full": (2, 4, 8, 16)}, _wall_in_space("quad8", 400))
+_transient_case(
+    "heat_transient_semi_infinite", "semi-infinite body suddenly held at a surface temperature (erf), "
+    "backward Euler, quad8 x 96, dt -> 0: first order", SEMI_INFINITE_SOURCE,
+    (Check("‖T − T_h‖_L2 / ‖1 − T‖_L2 at t_end", tolerance=0.02, expected_rate=1.0, rate_tolerance=0.15),),
+    {"quick": (10, 20), "full": (10, 20, 40, 80)}, _semi_infinite)

@@ -10,6 +10,8 @@ One entry point per task:
 * ``plot_history(history, screenshot="history.png")``
 * ``write_vtu(path, mesh, ...)``; ``SeriesWriter("run.xdmf" | "run.pvd", mesh)``;
   ``read_series(path) -> (times, steps)``
+* ``write_transient(path, result)``, ``plot_probes(result, points, screenshot=...)``: a
+  transient run's series and the field at points against time
 * ``von_mises(problem)``, ``cell_stress(problem)``, ``cell_to_nodes(mesh, values)``
 """
 from .convert import VTK_CELL_TYPES, to_pyvista
@@ -17,11 +19,12 @@ from .export import SeriesStep, SeriesWriter, read_series, write_vtu
 from .fields import cell_stress, cell_to_nodes, von_mises, von_mises_of
 from .history import history_arrays, plot_history
 from .plot import display_available, plot, plot_design, plot_scalar, plot_sensitivity, plot_shapes
+from .transient import plot_probes, write_transient
 
 __all__ = [
     "to_pyvista", "VTK_CELL_TYPES",
     "plot", "plot_scalar", "plot_design", "plot_shapes", "plot_sensitivity", "display_available",
     "plot_history", "history_arrays",
-    "write_vtu", "SeriesWriter", "SeriesStep", "read_series",
+    "write_vtu", "SeriesWriter", "SeriesStep", "read_series", "write_transient", "plot_probes",
     "von_mises", "von_mises_of", "cell_stress", "cell_to_nodes",
 ]

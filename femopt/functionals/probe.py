@@ -1,7 +1,8 @@
-"""Point evaluation: find the cell holding a point and its reference coordinates.
+"""Point evaluation: the cell holding a point and its shape-function values there.
 
-The search is NumPy, done once: candidate cells by bounding box, then Newton on the
-isoparametric map x(ξ) = Σ N_a(ξ) X_a. The value at the point is Σ N_a(ξ) U_a — linear
+The search is NumPy, done once (:func:`femopt.fem.locate.locate_points`: candidate cells
+by bounding box, then Newton on the isoparametric map x(ξ) = Σ N_a(ξ) X_a). The value at
+the point is Σ N_a(ξ) U_a — linear
 in u, so its derivative is exact. The reference coordinates ξ are held fixed when node
 coordinates change (the probe moves with the material).
 """
@@ -11,39 +12,9 @@ import jax.numpy as jnp
 import numpy as np
 
 from ..errors import InputError
-from ..fem.elements import reference_element
+from ..fem.locate import locate_points
 
 __all__ = ["PointProbe"]
-
-
-def _inside(element, xi, tol=1e-9):
-    if element.cell_type.family == "simplex":
-        return bool(np.all(xi >= -tol) and xi.sum() <= 1 + tol)
-    return bool(np.all(np.abs(xi) <= 1 + tol))
-
-
-def _locate(mesh, element, x, tol=1e-9):
-    X = mesh.points[mesh.cells[:, : mesh.cell_type.n_corners]]
-    lo, hi = X.min(axis=1), X.max(axis=1)
-    span = float(np.max(mesh.points.max(0) - mesh.points.min(0)))
-    pad = 1e-9 * span
-    candidates = np.flatnonzero(np.all((x >= lo - pad) & (x <= hi + pad), axis=1))
-    centre = element.nodes.mean(axis=0)
-    for cell in candidates:
-        Xc = mesh.points[mesh.cells[cell]]
-        xi = centre.copy()
-        for _ in range(25):
-            N = element.shape_functions(xi[None])[0]
-            dN = element.shape_gradients(xi[None])[0]
-            residual = N @ Xc - x
-            J = Xc.T @ dN
-            step = np.linalg.solve(J, residual)
-            xi -= step
-            if np.linalg.norm(step) < 1e-14:
-                break
-        if _inside(element, xi, tol) and np.linalg.norm(element.shape_functions(xi[None])[0] @ Xc - x) <= 1e-10 * max(span, 1.0):
-            return cell, xi
-    return None, None
 
 
 class PointProbe:
@@ -53,18 +24,8 @@ class PointProbe:
         points = np.atleast_2d(np.asarray(points, dtype=np.float64))
         if points.shape[1] != mesh.dim:
             raise InputError(f"points must have shape (m, {mesh.dim}), got {points.shape}")
-        element = reference_element(mesh.cell_type)
-        cells, weights = [], []
-        for k, x in enumerate(points):
-            cell, xi = _locate(mesh, element, x)
-            if cell is None:
-                raise InputError(f"point {k} at {x.tolist()} is not inside the mesh")
-            cells.append(cell)
-            weights.append(element.shape_functions(xi[None])[0])
         self.points = points
-        self.cells = np.asarray(cells)
-        self.nodes = mesh.cells[self.cells]            # (m, n)
-        self.weights = np.asarray(weights)             # (m, n)
+        self.cells, self.nodes, self.weights = locate_points(mesh, points)   # (m,), (m, n), (m, n)
 
     def values(self, problem, u):
         """Field values at the points, ``(m, n_components)``, in JAX."""

@@ -13,7 +13,7 @@ from typing import Mapping, Sequence
 import numpy as np
 
 from ..errors import InputError
-from .plot import display_available
+from .plot import matplotlib_figure
 
 __all__ = ["plot_history", "history_arrays"]
 
@@ -94,18 +94,7 @@ def plot_history(history, *, screenshot=None, title: str | None = None,
         [f"g{k}" for k in range(n_constraints)]
     if len(names) != n_constraints:
         raise InputError(f"constraint_names has {len(names)} names for {n_constraints} constraints")
-    if screenshot is None:
-        if not display_available():
-            raise InputError("there is no display to open a window on (DISPLAY is not set): pass "
-                             "screenshot='history.png' to save the picture to a file")
-        import matplotlib.pyplot as plt
-
-        figure = plt.figure(figsize=figsize)
-    else:
-        # A bare Figure renders with Agg and leaves pyplot's global backend alone.
-        from matplotlib.figure import Figure
-
-        figure = Figure(figsize=figsize)
+    figure = matplotlib_figure(screenshot, figsize, "history.png")
     axes = figure.subplots(len(panels), 1, sharex=True, squeeze=False)[:, 0]
     iteration = arrays["iteration"]
     for ax, key in zip(axes, panels):

@@ -223,6 +223,22 @@ def display_available() -> bool:
     return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
 
 
+def matplotlib_figure(screenshot, figsize, example: str):
+    """A Matplotlib figure: a pyplot window when ``screenshot`` is None (refused, naming
+    ``screenshot=example``, where no display exists), else a bare ``Figure`` that renders
+    with Agg and leaves pyplot's global backend alone."""
+    if screenshot is None:
+        if not display_available():
+            raise InputError("there is no display to open a window on (DISPLAY is not set): pass "
+                             f"screenshot={example!r} to save the picture to a file")
+        import matplotlib.pyplot as plt
+
+        return plt.figure(figsize=figsize)
+    from matplotlib.figure import Figure
+
+    return Figure(figsize=figsize)
+
+
 # ------------------------------------------------------------------------------ helpers
 def _unpack(mesh, field, problem):
     if isinstance(mesh, Problem):

@@ -10,7 +10,7 @@ import numpy as np
 
 from ..errors import InputError
 from .export import SeriesWriter
-from .plot import display_available
+from .plot import matplotlib_figure
 
 __all__ = ["write_transient", "plot_probes"]
 
@@ -66,17 +66,7 @@ def plot_probes(result, points, *, labels: Sequence[str] | None = None, screensh
     if len(labels) != len(points):
         raise InputError(f"labels has {len(labels)} entries for {len(points)} probe point(s)")
     values = [result.at(p) for p in points]          # locates every point before drawing
-    if screenshot is None:
-        if not display_available():
-            raise InputError("there is no display to open a window on (DISPLAY is not set): pass "
-                             "screenshot='probes.png' to save the picture to a file")
-        import matplotlib.pyplot as plt
-
-        figure = plt.figure(figsize=figsize)
-    else:
-        from matplotlib.figure import Figure     # renders with Agg, leaves pyplot alone
-
-        figure = Figure(figsize=figsize)
+    figure = matplotlib_figure(screenshot, figsize, "probes.png")
     ax = figure.subplots()
     for point, label, series in zip(points, labels, values):
         line, = ax.plot(times, series, marker="o", markersize=2, label=label)

@@ -193,15 +193,22 @@ class Assembler:
 
     @property
     def pattern(self) -> SparsityPattern:
+        """The sparsity pattern, built once per (mesh topology, components) and kept on
+        the mesh, so a new problem on the same mesh does not build it again (1-2 s at
+        200k dofs; meshes derived with the same cells share it)."""
         if self._pattern is None:
             mesh = self.space.mesh
             c = self.space.n_components
+            cache = getattr(mesh, "_cache", {})
+            if ("sparsity", c) in cache and cache[("sparsity", c)].cells is mesh.cells:
+                self._pattern = cache[("sparsity", c)]
+                return self._pattern
             estimate = estimate_pattern_bytes(mesh.n_cells, mesh.cells.shape[1], mesh.n_nodes, c,
                                               mesh.cell_type.name)
             check_memory(estimate, f"assembling {mesh.n_nodes * c} dofs on {mesh.n_cells} "
                                    f"{mesh.cell_type.name} cells (sparsity pattern and matrix)",
                          hint="Use a coarser mesh or a lower-order cell type.")
-            self._pattern = build_pattern(mesh.cells, mesh.n_nodes, c)
+            self._pattern = cache[("sparsity", c)] = build_pattern(mesh.cells, mesh.n_nodes, c)
         return self._pattern
 
     def chunk_size(self, block) -> int:

@@ -54,9 +54,14 @@ class DofPartition:
             keep = col_kept[K.indices]
             keep &= np.repeat(row_kept, np.diff(K.indptr))
             index = np.flatnonzero(keep)           # int64: NumPy gathers with it without a copy
-            kept_before = np.zeros(K.nnz + 1, dtype=np.int64)
-            np.cumsum(keep, out=kept_before[1:])
-            counts = kept_before[K.indptr[1:]][rows] - kept_before[K.indptr[:-1]][rows]
+            # entries per kept row, counted from whichever side is smaller: the kept
+            # entries, or the row's length less its entries in dropped columns
+            if 2 * index.size < K.nnz:
+                counts = np.bincount(np.searchsorted(K.indptr, index, side="right") - 1, minlength=n_rows)[rows]
+            else:
+                dropped = np.flatnonzero(~col_kept[K.indices])
+                row_of_dropped = np.searchsorted(K.indptr, dropped, side="right") - 1
+                counts = (np.diff(K.indptr) - np.bincount(row_of_dropped, minlength=n_rows))[rows]
             indptr = np.zeros(rows.size + 1, dtype=K.indptr.dtype)
             np.cumsum(counts, out=indptr[1:])
             new_col = np.full(n_cols, -1, dtype=K.indices.dtype)

@@ -84,7 +84,7 @@ class Mesh:
                            for name, f in as_tag_dict(facet_tags, "facet_tags").items()}
         self.cell_tags = {name: as_ids(ids, n_cells, f"cell tag {name!r}", "cell")
                           for name, ids in as_tag_dict(cell_tags, "cell_tags").items()}
-        self._cache: dict[str, np.ndarray] = {}
+        self._cache: dict = {}      # derived data of this topology: facet lists, sparsity patterns
 
     @property
     def dim(self) -> int:
@@ -240,8 +240,8 @@ class Mesh:
                     cell_tags=self.cell_tags, check=False)
         args.update(changes)
         mesh = Mesh(args.pop("points"), args.pop("cells"), args.pop("cell_type"), **args)
-        if mesh.cells is self.cells:  # same topology: keep the cached facet lists
-            mesh._cache = dict(self._cache)
+        if mesh.cells is self.cells:  # same topology: share the cache (facet lists, sparsity patterns)
+            mesh._cache = self._cache
             if getattr(self, "refinement", None) is not None and mesh.n_nodes == self.n_nodes:
                 mesh.refinement = self.refinement    # the hierarchy is topological: tags, moved nodes
         return mesh

@@ -40,6 +40,7 @@ from ..errors import InputError
 from ..solvers.linear import AutoSolver, CGSolver, DirectSolver, SolverContext, make_solver
 
 from ..solvers.linear_iterative import import_pyamg
+from ..solvers.threaded import ThreadedCSR
 
 __all__ = ["CellScaledModel"]
 
@@ -173,7 +174,8 @@ class CellScaledModel:
             vals.append(K_e[keep])
         self._A = sp.csr_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
                                 shape=(self._indices.size, self.n_cells))
-        self._AT = self._A.T.tocsr()
+        self._AT = ThreadedCSR(self._A.T.tocsr())       # the sensitivities' product, on all cores
+        self._A = ThreadedCSR(self._A)
         # K_0: whatever the cell matrices do not explain (boundary terms such as convection).
         # The problem's tangent has the pattern's slot order, so its data lines up.
         zero = np.zeros(pb.space.n_dofs)

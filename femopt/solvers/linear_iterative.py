@@ -17,6 +17,7 @@ import scipy.sparse.linalg as spla
 from femopt.errors import InputError, SingularMatrixError, SolverError
 from femopt.solvers.linear_base import Factorization, LinearSolver, format_dofs
 from femopt.solvers.reuse import PreconditionerReuse
+from femopt.solvers.threaded import ThreadedCSR, single_threaded_blas
 
 __all__ = ["CGSolver", "CGFactorization", "PRECONDITIONERS"]
 
@@ -85,13 +86,19 @@ class CGFactorization(Factorization):
 
     def _solve(self, b, transpose, guess=None):
         n = self.shape[0]
-        operator = self.matrix.T if transpose else self.matrix
+        if transpose:
+            operator = self.matrix.T
+        else:
+            if getattr(self, "_threaded", None) is None:
+                self._threaded = ThreadedCSR(self.matrix)    # CG's products on all cores
+            operator = self._threaded
         columns = b.reshape(n, -1)
         starts = None if guess is None else guess.reshape(n, -1)
         x = np.zeros_like(columns, order="F")
         self.last_iterations = []
-        for j in range(columns.shape[1]):
-            x[:, j] = self._solve_one(operator, columns[:, j], None if starts is None else starts[:, j])
+        with single_threaded_blas():       # spinning BLAS threads would take the product's cores
+            for j in range(columns.shape[1]):
+                x[:, j] = self._solve_one(operator, columns[:, j], None if starts is None else starts[:, j])
         if self._reuse is not None and self.last_iterations:
             self._reuse.record(max(self.last_iterations))
         return x.reshape(b.shape)

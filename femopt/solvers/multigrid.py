@@ -37,6 +37,7 @@ from femopt.solvers.linear_direct import DirectSolver
 from femopt.solvers.linear_iterative import CGSolver
 from femopt.solvers.multigrid_grid import StructuredGrid, structured_grid, transfer_hierarchy
 from femopt.solvers.multigrid_refined import refinement_depth, refinement_transfers
+from femopt.solvers.threaded import ThreadedCSR
 
 __all__ = ["GeometricMultigrid", "gmg_solver", "multigrid_hierarchy", "SMOOTHERS"]
 
@@ -159,9 +160,9 @@ class _Level:
             raise SolverError(f"GMG level {index}: non-positive diagonal entries at rows {format_dofs(bad)}; "
                               "the matrix is not symmetric positive definite (or some dofs belong to no "
                               "cell), CG does not apply")
-        self.A = A
+        self.A = ThreadedCSR(A)            # the smoother's products on all cores
         self.inverse_diagonal = 1.0 / diagonal
-        bound = _BOUND_SAFETY * largest_scaled_eigenvalue(A, self.inverse_diagonal)
+        bound = _BOUND_SAFETY * largest_scaled_eigenvalue(self.A, self.inverse_diagonal)
         self.coefficients = smoothing_coefficients(smoother, degree, bound)
 
     def smooth(self, b, x=None, *, residual=True):

@@ -16,8 +16,8 @@ residual test was NOT met and by how much. A tiny step with a large residual is 
 convergence (a stalled line search, a singular direction), nor is a tiny step after which
 the residual still falls fast (Newton is still converging: it iterates on). A floor above
 even that test — constitutive terms that cancel at tiny strains make the residual's
-round-off 1e-4 of tiny loads — shows as Newton steps that stop reducing ``|r|`` (full steps
-that do not halve it, or any step that leaves it as it was): three in a row, or a line search that finds no step at all, once ``|r|`` is below 1e-3
+round-off 1e-4 of tiny loads — shows as Newton steps that leave ``|r|`` where it was (within
+10 %): three in a row, or a line search that finds no step at all, once ``|r|`` is below 1e-3
 of its reference, also end Newton with reason "increment", a warning and the estimated
 accuracy in the message.
 
@@ -61,10 +61,12 @@ _ENERGY_ROUND_OFF = 1e3 * np.finfo(np.float64).eps
 #: An energy line-search step shorter than this is checked against the residual merit.
 _SHORT_ENERGY_STEP = 2.0 ** -10
 
-#: Round-off floor: this many full Newton steps in a row that do not halve |r|, once |r|
-#: is below _FLOOR_RTOL of its reference, end Newton (reason "increment", with a warning).
+#: Round-off floor: this many Newton steps in a row that leave |r| above _FLOOR_RATIO of
+#: its last value, once |r| is below _FLOOR_RTOL of its reference, end Newton (reason
+#: "increment", with a warning).
 _FLOOR_STALLS = 3
 _FLOOR_RTOL = 1e-3
+_FLOOR_RATIO = 0.9
 
 
 class _Failure(Exception):
@@ -179,9 +181,9 @@ class _Iteration:
             if r_norm_new <= tol:
                 why = f"|r| = {r_norm_new:.3e} <= {tol:.1e}"
                 return self.at_solution("residual", why)
-            # a full step that does not halve |r|, or any step that leaves it where it was
-            no_progress = (step == 1.0 and r_norm_new > 0.5 * previous) or r_norm_new >= 0.99 * previous
-            stalled = stalled + 1 if no_progress else 0
+            # a step that leaves |r| about where it was (not a slow contraction: Newton with a
+            # right tangent converges fast until the floor, and then |r| stays put)
+            stalled = stalled + 1 if r_norm_new >= _FLOOR_RATIO * previous else 0
             if stalled >= _FLOOR_STALLS and r_norm_new <= _FLOOR_RTOL * reference:
                 return self.at_floor(tol, reference, f"Newton steps stopped reducing |r| ({stalled} steps in a row)")
             if (increment <= o.inc_tol * max(1.0, _norm(self.u))

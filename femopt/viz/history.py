@@ -7,13 +7,12 @@ design change, are drawn on a logarithmic axis.
 """
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Mapping, Sequence
 
 import numpy as np
 
 from ..errors import InputError
-from .plot import matplotlib_figure
+from .plot import matplotlib_figure, show_or_save
 
 __all__ = ["plot_history", "history_arrays"]
 
@@ -103,14 +102,7 @@ def plot_history(history, *, screenshot=None, title: str | None = None,
     axes[-1].set_xlabel("iteration")
     if title:
         figure.suptitle(title)
-    figure.tight_layout()
-    if screenshot is None:
-        import matplotlib.pyplot as plt
-
-        plt.show()
-        return figure
-    figure.savefig(Path(screenshot), dpi=dpi)
-    return figure
+    return show_or_save(figure, screenshot, dpi)
 
 
 def _draw_objective(ax, iteration, values, _names):

@@ -239,6 +239,18 @@ def matplotlib_figure(screenshot, figsize, example: str):
     return Figure(figsize=figsize)
 
 
+def show_or_save(figure, screenshot, dpi):
+    """Lay the figure out, then show it (``screenshot`` None) or write it to that file."""
+    figure.tight_layout()
+    if screenshot is None:
+        import matplotlib.pyplot as plt
+
+        plt.show()
+    else:
+        figure.savefig(Path(screenshot), dpi=dpi)
+    return figure
+
+
 # ------------------------------------------------------------------------------ helpers
 def _unpack(mesh, field, problem):
     if isinstance(mesh, Problem):

@@ -10,7 +10,7 @@ import numpy as np
 
 from ..errors import InputError
 from .export import SeriesWriter
-from .plot import matplotlib_figure
+from .plot import matplotlib_figure, show_or_save
 
 __all__ = ["write_transient", "plot_probes"]
 
@@ -79,14 +79,7 @@ def plot_probes(result, points, *, labels: Sequence[str] | None = None, screensh
     ax.legend(loc="best", fontsize="small", title="exact: dashed" if exact is not None else None)
     if title:
         ax.set_title(title)
-    figure.tight_layout()
-    if screenshot is None:
-        import matplotlib.pyplot as plt
-
-        plt.show()
-        return figure
-    figure.savefig(Path(screenshot), dpi=dpi)
-    return figure
+    return show_or_save(figure, screenshot, dpi)
 
 
 def _series(result):

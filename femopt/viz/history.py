@@ -12,7 +12,7 @@ from typing import Mapping, Sequence
 import numpy as np
 
 from ..errors import InputError
-from .plot import matplotlib_figure, show_or_save
+from .figures import matplotlib_figure, show_or_save
 
 __all__ = ["plot_history", "history_arrays"]
 

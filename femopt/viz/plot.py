@@ -15,8 +15,6 @@ nodes as cells, wrap the values in ``femopt.nodal_field`` or ``femopt.cell_field
 """
 from __future__ import annotations
 
-import os
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -28,6 +26,7 @@ from ..mesh.mesh import Mesh
 from ..problem import Problem
 from .convert import cell_array, cell_edges, padded_points, point_array, to_pyvista
 from .fields import von_mises
+from .figures import display_available
 
 __all__ = ["plot", "plot_scalar", "plot_sensitivity", "plot_design", "plot_shapes",
            "display_available"]
@@ -213,42 +212,6 @@ def plot_shapes(before: Mesh, after, *, name: str = "shape change", cmap=None,
         pl.add_mesh(grid_before, color=_OUTLINE_COLOR, opacity=0.25)
     _add_field(pl, grid_after, before, name, cmap, None, show_edges)
     return _finish(pl, own, before.dim, screenshot, title)
-
-
-def display_available() -> bool:
-    """Whether a window can be opened: always off Linux; on Linux when ``DISPLAY`` or
-    ``WAYLAND_DISPLAY`` is set."""
-    if not sys.platform.startswith("linux"):
-        return True
-    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
-
-
-def matplotlib_figure(screenshot, figsize, example: str):
-    """A Matplotlib figure: a pyplot window when ``screenshot`` is None (refused, naming
-    ``screenshot=example``, where no display exists), else a bare ``Figure`` that renders
-    with Agg and leaves pyplot's global backend alone."""
-    if screenshot is None:
-        if not display_available():
-            raise InputError("there is no display to open a window on (DISPLAY is not set): pass "
-                             f"screenshot={example!r} to save the picture to a file")
-        import matplotlib.pyplot as plt
-
-        return plt.figure(figsize=figsize)
-    from matplotlib.figure import Figure
-
-    return Figure(figsize=figsize)
-
-
-def show_or_save(figure, screenshot, dpi):
-    """Lay the figure out, then show it (``screenshot`` None) or write it to that file."""
-    figure.tight_layout()
-    if screenshot is None:
-        import matplotlib.pyplot as plt
-
-        plt.show()
-    else:
-        figure.savefig(Path(screenshot), dpi=dpi)
-    return figure
 
 
 # ------------------------------------------------------------------------------ helpers

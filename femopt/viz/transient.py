@@ -10,7 +10,7 @@ import numpy as np
 
 from ..errors import InputError
 from .export import SeriesWriter
-from .plot import matplotlib_figure, show_or_save
+from .figures import matplotlib_figure, show_or_save
 
 __all__ = ["write_transient", "plot_probes"]
 

@@ -133,7 +133,7 @@ def test_linear_field_on_the_boundary_is_reproduced_inside(physics, cell, data):
 @property_settings(2)
 @given(data=st.data())
 def test_homogeneous_deformation_on_the_boundary_is_reproduced_inside(cell, data):
-    """lmbda >= 0 here; for lmbda < 0 see the xfail test below."""
+    """lmbda >= 0 here; for lmbda < 0 see test_homogeneous_deformation_with_negative_lmbda below."""
     check_dirichlet_patch(cell, "neo_hookean", data.draw(linear_fields(cell, "neo_hookean", lmbda_min=0.0)))
 
 

@@ -291,21 +291,39 @@ def transfer_hierarchy(grid: StructuredGrid, n_components: int, free_dofs, *, co
     Returns:
         ``max_levels - 1`` or fewer :class:`Transfer`; empty when no coarsening pays.
     """
+    def levels():
+        shape, positions = grid.shape, grid.positions
+        while coarsen_shape(shape) != shape:
+            P_points, positions, coinciding = lattice_interpolation(positions)
+            shape = coarsen_shape(shape)
+            yield P_points, coinciding, shape
+
+    return build_transfers(levels(), grid.nodes.ravel(), n_components, free_dofs, grid.n_points,
+                           coarse_dofs=coarse_dofs, max_levels=max_levels)
+
+
+def build_transfers(levels, point_nodes, n_components: int, free_dofs, n_points: int, *, coarse_dofs: int,
+                    max_levels: int) -> list[Transfer]:
+    """Free-dof transfers from point-level ones, finest first, until a level has at most
+    ``coarse_dofs`` free dofs, ``max_levels`` are reached or ``levels`` (an iterator of
+    ``(P_points, coinciding, coarse_shape)``, asked for the next only when needed) ends.
+
+    ``point_nodes``: the mesh node of each finest-level point ``(n_points,)``."""
     c = int(n_components)
-    point_nodes = grid.nodes.ravel()
-    row = free_rows(point_nodes, c, free_dofs, grid.n_points * c)
-    shape, positions = grid.shape, grid.positions
+    row = free_rows(point_nodes, c, free_dofs, n_points * c)
     transfers: list[Transfer] = []
-    while (len(transfers) + 1 < max_levels and np.count_nonzero(row >= 0) > coarse_dofs
-           and coarsen_shape(shape) != shape):
-        P_points, positions, coinciding = lattice_interpolation(positions)
-        coarse_shape = coarsen_shape(shape)
+    levels = iter(levels)
+    while len(transfers) + 1 < max_levels and np.count_nonzero(row >= 0) > coarse_dofs:
+        level = next(levels, None)
+        if level is None:
+            break
+        P_points, coinciding, coarse_shape = level
         found = restrict_to_free(P_points, coinciding, row, c, point_nodes, coarse_shape)
         if found is None:
             break
         transfer, row = found
         transfers.append(transfer)
-        point_nodes, shape = point_nodes[coinciding], coarse_shape
+        point_nodes = point_nodes[coinciding]
     return transfers
 
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from femopt.solvers.multigrid_grid import Transfer, free_rows, restrict_to_free
+from femopt.solvers.multigrid_grid import Transfer, build_transfers
 
 __all__ = ["refinement_depth", "refinement_transfers", "coarsest_mesh"]
 
@@ -50,20 +50,12 @@ def refinement_transfers(mesh, n_components: int, free_dofs, *, coarse_dofs: int
         Up to ``refinement_depth(mesh)`` :class:`~femopt.solvers.multigrid_grid.Transfer`
         (fewer when ``coarse_dofs`` or ``max_levels`` stops earlier).
     """
-    c = int(n_components)
-    point_nodes = np.arange(mesh.n_nodes)
-    row = free_rows(point_nodes, c, free_dofs, mesh.n_nodes * c)
-    transfers: list[Transfer] = []
-    current = mesh
-    while (len(transfers) + 1 < max_levels and np.count_nonzero(row >= 0) > coarse_dofs
-           and getattr(current, "refinement", None) is not None):
-        coarse = current.refinement.coarse
-        coinciding = np.arange(coarse.n_nodes)
-        found = restrict_to_free(current.refinement.prolongation, coinciding, row, c, point_nodes,
-                                 (coarse.n_nodes,))
-        if found is None:
-            break
-        transfer, row = found
-        transfers.append(transfer)
-        point_nodes, current = point_nodes[coinciding], coarse
-    return transfers
+    def levels():
+        current = mesh
+        while getattr(current, "refinement", None) is not None:
+            coarse = current.refinement.coarse
+            yield current.refinement.prolongation, np.arange(coarse.n_nodes), (coarse.n_nodes,)
+            current = coarse
+
+    return build_transfers(levels(), np.arange(mesh.n_nodes), n_components, free_dofs, mesh.n_nodes,
+                           coarse_dofs=coarse_dofs, max_levels=max_levels)

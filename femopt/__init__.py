@@ -8,7 +8,8 @@ One obvious entry point per concept:
 * problem:   :class:`Problem` — supports, loads, parameters, ``solve``;
              :class:`TransientProblem` — the same in time (theta method)
 * gradient:  :func:`gradient` / :func:`value_and_grad` of a ``femopt.functionals`` functional
-             (adjoint), :func:`solve` inside ``jax.grad``, :func:`taylor_test` to verify
+             (adjoint), :func:`solve` inside ``jax.grad``, :func:`taylor_test` to verify;
+             :func:`transient_gradient` of a transient run (checkpoints :class:`Revolve`)
 * output:    ``femopt.mesh.write`` (VTU and everything meshio writes)
 
 Importing femopt switches JAX to float64 (``jax_enable_x64``); see ``femopt._config``.
@@ -27,7 +28,8 @@ from .mesh.mesh import Mesh  # noqa: E402
 from .problem import Problem, State  # noqa: E402
 from .problem.transient import TransientProblem  # noqa: E402
 from .problem.transient_result import TransientResult  # noqa: E402
-from .sensitivity import gradient, solve, taylor_test, value_and_grad  # noqa: E402
+from .sensitivity import (Revolve, StoreAll, gradient, solve, taylor_test, transient_gradient,  # noqa: E402
+                          value_and_grad)
 from .solvers.newton import NewtonOptions  # noqa: E402
 
 __version__ = "0.1.0"
@@ -45,7 +47,7 @@ def __getattr__(name):
 
 __all__ = [
     "assembly", "fem", "functionals", "mesh", "physics", "sensitivity", "solvers",
-    "gradient", "value_and_grad", "solve", "taylor_test",
+    "gradient", "value_and_grad", "solve", "taylor_test", "transient_gradient", "StoreAll", "Revolve",
     "Mesh", "FunctionSpace", "Problem", "State", "NewtonOptions", "TransientProblem", "TransientResult",
     "cell_field", "nodal_field",
     "FemoptError", "InputError", "MeshError", "ParameterError", "CheckpointError",

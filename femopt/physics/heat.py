@@ -22,6 +22,11 @@ class HeatConduction(Physics):
         conductivity: optional ``f(T, k) -> k_eff`` making the law nonlinear, e.g.
             ``lambda T, k: k * (1 + 0.01 * T)``; it receives the temperature and the
             parameter ``k`` at the point, so ``k`` stays differentiable.
+        **constants: further parameters of ``conductivity``, by name with their
+            defaults, passed to it as keywords: ``HeatConduction(k=1.0, beta=0.01,
+            conductivity=lambda T, k, beta: k * (1 + beta * T))`` makes ``beta`` a
+            parameter like ``k`` (overridable per solve, per cell or node, and
+            differentiable) instead of a constant captured in the function.
     """
 
     components = 1
@@ -30,10 +35,16 @@ class HeatConduction(Physics):
     #: one number per point (a field holds one per cell or node)
     parameter_shapes = {"k": ()}
 
-    def __init__(self, k=1.0, *, conductivity: Callable | None = None):
+    def __init__(self, k=1.0, *, conductivity: Callable | None = None, **constants):
         if conductivity is not None and not callable(conductivity):
             raise InputError(f"conductivity must be a function f(T, k), got {type(conductivity).__name__}")
-        super().__init__(k=k)
+        if constants and conductivity is None:
+            raise InputError(f"parameters {sorted(constants)} are given but no conductivity function uses them: "
+                             "pass conductivity=lambda T, k, ...: ... taking them as keywords")
+        super().__init__(k=k, **constants)
+        self.constants = tuple(constants)
+        if constants:
+            self.parameter_shapes = {"k": (), **{name: () for name in constants}}
         self.conductivity = conductivity
         self.linear = conductivity is None
         self.flux_uses_value = conductivity is not None
@@ -41,7 +52,7 @@ class HeatConduction(Physics):
         self.symmetric = conductivity is None
 
     def cache_key(self):
-        return (type(self), self.conductivity)
+        return (type(self), self.conductivity, self.constants)
 
     def parameter_rules(self, dim: int) -> list:
         """``0 < k`` (0 allowed in fields) for the linear law; with a ``conductivity``
@@ -49,7 +60,8 @@ class HeatConduction(Physics):
         return [positive("k", zero_in_fields=True)] if self.conductivity is None else []
 
     def flux(self, grad_T, T, x, p):
-        k = p["k"] if self.conductivity is None else self.conductivity(T, p["k"])
+        k = p["k"] if self.conductivity is None else \
+            self.conductivity(T, p["k"], **{name: p[name] for name in self.constants})
         return k * grad_T
 
     def source(self, grad_T, T, x, p):

@@ -31,7 +31,7 @@ from ..fem.space import FunctionSpace
 from ..physics.capacity import HeatCapacity
 from ..solvers.theta import ThetaRun, ThetaStepper, check_theta, check_times
 from .problem import Problem
-from .transient_data import StepData, tangent_parameters
+from .transient_data import StepData, TransientSetup, tangent_parameters
 from .transient_result import TransientResult
 from .validate import as_overrides
 
@@ -151,22 +151,10 @@ class TransientProblem:
             ParameterError: a parameter value is not finite or not admissible.
             NewtonError: a step did not converge (``raise_on_failure``).
         """
-        times = _time_levels(times, t_end, steps)
-        problem = self.problem
-        overrides = dict(as_overrides(params))
-        capacity = overrides.pop(CAPACITY, self.params[CAPACITY])
-        self.check_parameters({CAPACITY: capacity})
-        if loads is not None and CAPACITY in loads:
-            raise InputError("capacity cannot change in time here (the theta method of M u' + r = 0 takes M "
-                             "constant); give it in params=")
-        data = StepData(problem, times, overrides, loads, prescribed)
-        part = problem.partition
-        u0 = _initial_vector(initial, problem.space)
-        u0_free = u0[part.free]
-        mass = self.mass_matrix(capacity)
-        stepper = ThetaStepper(*self._residuals(data), part.free_block(mass), times, theta=self.theta,
-                               linear=self._constant_tangent(data), forcing=self._forcing(data, mass),
-                               linear_solver=problem.bound_linear_solver(), newton=problem.newton_options)
+        setup = self.prepare(times, initial=initial, t_end=t_end, steps=steps, loads=loads, prescribed=prescribed,
+                             params=params)
+        problem, part, data, stepper = self.problem, self.problem.partition, setup.data, setup.stepper
+        times, capacity, u0_free = setup.times, setup.capacity, setup.u0_free
         if part.free.size == 0:
             run = ThetaRun(times, np.zeros((times.size, 0)), [])
         else:
@@ -179,6 +167,30 @@ class TransientProblem:
                                       parameters={**data.base, CAPACITY: capacity}, data=data, stepper=stepper)
         _log.info("%r", self.result)
         return self.result
+
+    def prepare(self, times=None, *, initial, t_end=None, steps=None, loads: Mapping[str, Any] | None = None,
+                prescribed: Callable | None = None, params: Mapping[str, Any] | None = None) -> TransientSetup:
+        """Check the inputs of a run and build its stepper without taking a step (what
+        :meth:`solve` runs, and what an adjoint re-runs from checkpoints); arguments as
+        for :meth:`solve`."""
+        times = _time_levels(times, t_end, steps)
+        problem = self.problem
+        overrides = dict(as_overrides(params))
+        capacity = overrides.pop(CAPACITY, self.params[CAPACITY])
+        self.check_parameters({CAPACITY: capacity})
+        if loads is not None and CAPACITY in loads:
+            raise InputError("capacity cannot change in time here (the theta method of M u' + r = 0 takes M "
+                             "constant); give it in params=")
+        data = StepData(problem, times, overrides, loads, prescribed)
+        part = problem.partition
+        u0 = _initial_vector(initial, problem.space)
+        mass = self.mass_matrix(capacity)
+        forcing = self._forcing(data, mass)
+        stepper = ThetaStepper(*self._residuals(data), part.free_block(mass), times, theta=self.theta,
+                               linear=self._constant_tangent(data), forcing=forcing,
+                               linear_solver=problem.bound_linear_solver(), newton=problem.newton_options,
+                               time_invariant=not data.varying and forcing is None)
+        return TransientSetup(self, times, data, u0[part.free], capacity, mass, stepper)
 
     # -- the system the stepper sees -------------------------------------------------------------
     def _residuals(self, data: StepData):

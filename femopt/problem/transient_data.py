@@ -18,6 +18,7 @@ step is ``problem.traced_residual(u, data.parameters(k), X)`` for an adjoint.
 from __future__ import annotations
 
 import inspect
+from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
 import numpy as np
@@ -25,7 +26,7 @@ import numpy as np
 from ..assembly.parameters import as_float_value, real_array
 from ..errors import InputError, describe_value
 
-__all__ = ["StepData", "tangent_parameters"]
+__all__ = ["StepData", "TransientSetup", "tangent_parameters"]
 
 
 def tangent_parameters(problem) -> set[str]:
@@ -166,3 +167,39 @@ def _positional_arity(function) -> int:
         raise InputError(f"prescribed must take (t) — a factor on the fixed values — or (x, t) — the values "
                          f"at the prescribed nodes; got a function of {len(required)} required arguments")
     return len(required)
+
+
+@dataclass
+class TransientSetup:
+    """One checked run of a transient problem, before any step: what
+    ``TransientProblem.solve`` steps, and what an adjoint re-runs from checkpoints.
+
+    Attributes:
+        problem: the :class:`~femopt.problem.transient.TransientProblem`.
+        times: ``(n_steps + 1,)`` time levels.
+        data: the per-level parameters and prescribed values (:class:`StepData`).
+        u0_free: the initial state on the free dofs.
+        capacity: the value of ρc.
+        mass: the full capacity matrix ``M (n_dofs, n_dofs)``.
+        stepper: the :class:`~femopt.solvers.theta.ThetaStepper` on the free dofs.
+    """
+
+    problem: Any
+    times: np.ndarray
+    data: StepData
+    u0_free: np.ndarray
+    capacity: Any
+    mass: Any
+    stepper: Any
+
+    @property
+    def n_steps(self) -> int:
+        return self.times.size - 1
+
+    def full(self, k: int, u_free) -> np.ndarray:
+        """The full dof vector at level k: ``u_free`` with level k's prescribed values."""
+        return self.problem.problem.partition.expand(u_free, self.data.prescribed_values[k])
+
+    def step_size(self, k: int) -> float:
+        """``Δt_k = t_k − t_{k-1}``."""
+        return float(self.times[k] - self.times[k - 1])

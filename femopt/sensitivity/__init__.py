@@ -8,6 +8,7 @@ a differentiable solve for ``jax.grad``, and Taylor / finite-difference checks.
 * :class:`ReducedFunctional` — ``fun`` / ``jac`` / ``hessp`` for ``scipy.optimize.minimize``.
 * :func:`solve` — ``u = solve(problem, params)`` inside ``jax.grad`` (custom_vjp).
 * :func:`taylor_test`, :func:`finite_difference_check` — verify any gradient.
+* :func:`transient_gradient` — gradients of transient runs (discrete adjoint backward in time).
 * :class:`Revolve`, :class:`StoreAll` — checkpoint schedules for an adjoint backward in time
   (actions, :func:`revolve_forward_steps`, :func:`simulate`).
 """
@@ -19,6 +20,8 @@ from .differentiable import solve
 from .hessian import hessian, hessian_vector_product
 from .reduced import ReducedFunctional
 from .state import COORDINATES, PRESCRIBED
+from .transient_adjoint import AdjointRecord, TransientGradient, transient_gradient
+from .transient_direct import transient_directional_derivative
 from .taylor import FiniteDifferenceResult, TaylorResult, finite_difference_check, taylor_test
 
 __all__ = ["gradient", "value_and_grad", "directional_derivative", "state_derivative", "Gradient",
@@ -26,4 +29,5 @@ __all__ = ["gradient", "value_and_grad", "directional_derivative", "state_deriva
            "ReducedFunctional", "solve", "taylor_test", "finite_difference_check", "TaylorResult",
            "FiniteDifferenceResult", "Advance", "Store", "Restore", "Forget", "Hold", "AdjointStep",
            "Finish", "Schedule", "StoreAll", "Revolve", "revolve_forward_steps", "SimulationResult",
-           "simulate"]
+           "simulate", "transient_gradient", "TransientGradient", "AdjointRecord",
+           "transient_directional_derivative"]

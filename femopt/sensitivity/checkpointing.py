@@ -231,7 +231,12 @@ class Schedule:
 @dataclass(frozen=True)
 class StoreAll:
     """Keep every state: one forward sweep storing u_0 … u_{n-1}, then n adjoint steps; n
-    forward steps, n snapshots."""
+    forward steps, n snapshots (``where="disk"``: in a temporary folder)."""
+    where: str = "memory"
+
+    def __post_init__(self):
+        if self.where not in PLACES:
+            raise InputError(f"StoreAll(where={self.where!r}): expected one of {PLACES}")
 
     def schedule(self, n_steps: int) -> Schedule:
         """The actions for ``n_steps`` steps (see the module docstring for their meaning)."""
@@ -240,7 +245,7 @@ class StoreAll:
 
     def _actions(self, n_steps: int) -> Iterator[Action]:
         for step in range(n_steps):
-            yield Store(step)
+            yield Store(step, self.where)
             yield Advance(step, step + 1)
         yield from _visit(n_steps, n_steps)
         for step in range(n_steps - 1, -1, -1):
@@ -259,11 +264,16 @@ class Revolve:
     Each level advances from its stored first state, stores the state it reaches, reverses
     the later part with one snapshot fewer, then restores its first state and reverses the
     earlier part; the advance is chosen by the repetition numbers (see ``_first_advance``).
+    ``where="disk"`` keeps the snapshots in a temporary folder instead (memory then holds
+    two states whatever the number of snapshots).
     """
     snapshots: int
+    where: str = "memory"
 
     def __post_init__(self):
         object.__setattr__(self, "snapshots", _whole(self.snapshots, "Revolve(snapshots)", 1))
+        if self.where not in PLACES:
+            raise InputError(f"Revolve(where={self.where!r}): expected one of {PLACES}")
 
     def schedule(self, n_steps: int) -> Schedule:
         """The actions for ``n_steps`` steps (see the module docstring for their meaning)."""
@@ -275,7 +285,7 @@ class Revolve:
         # A task (first, last, snapshots, stored): the current state is u_first (a snapshot
         # when stored); visit u_last … u_first with that many snapshots, u_first's included.
         # An explicit stack: with many snapshots the recursion is as deep as n.
-        yield Store(0)
+        yield Store(0, self.where)
         tasks: list = [(0, n_steps, self.snapshots, True)]
         while tasks:
             task = tasks.pop()
@@ -291,7 +301,7 @@ class Revolve:
             stop = first + _first_advance(last - first + 1, snapshots)
             yield Advance(first, stop)
             if stop < last:
-                yield Store(stop)
+                yield Store(stop, self.where)
             tasks.append((first, stop - 1, snapshots, True))
             tasks.append(Restore(first))
             tasks.append((stop, last, snapshots - 1, stop < last))

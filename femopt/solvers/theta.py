@@ -22,8 +22,12 @@ with, transposed). Steps whose sizes agree to :data:`SAME_STEP` relative share a
 factorization; the step then corrects its solution with the exact step matrix, so the
 result is exact to the Newton tolerance either way.
 
-The term ``r(u_{k-1}, t_{k-1})`` is carried from one step to the next
-(:attr:`ThetaStep.residual`), so θ < 1 costs no extra assembly.
+A step is a deterministic function of ``(k, u_{k-1})``: run again from the same state
+(as an adjoint's checkpointing does) it gives the same ``u_k`` bit for bit. A nonlinear
+step carries ``r(u_{k-1}, t_{k-1})`` from the previous step only when it is exactly what
+evaluating it again would give; a linear step writes ``r(u, t) = K u + b(t)`` with the
+load vector ``b(t) = r(0, t)`` assembled once per time level (once in all when
+``time_invariant``), so θ < 1 costs no extra assembly in either case.
 """
 from __future__ import annotations
 
@@ -136,6 +140,8 @@ class ThetaStepper:
         newton: :class:`NewtonOptions` (the linear path uses its ``rtol`` / ``atol``).
         keep_factorizations: keep each nonlinear step's factorization in its record
             (memory: one factorization per step); by default they are dropped.
+        time_invariant: ``r(u, t)`` does not depend on t (no load or prescribed value
+            changes in time): a linear system assembles its load vector once.
 
     Attributes:
         n_factorizations: step matrices factorized so far (Newton's included).
@@ -143,7 +149,8 @@ class ThetaStepper:
 
     def __init__(self, residual: Callable, residual_and_jacobian: Callable, mass, times, *, theta=1.0,
                  linear: bool = False, forcing: Callable | None = None, linear_solver=None,
-                 newton: NewtonOptions | None = None, keep_factorizations: bool = False):
+                 newton: NewtonOptions | None = None, keep_factorizations: bool = False,
+                 time_invariant: bool = False):
         self.times = check_times(times)
         self.theta = check_theta(theta)
         if not sp.issparse(mass) or mass.ndim != 2 or mass.shape[0] != mass.shape[1]:
@@ -159,6 +166,8 @@ class ThetaStepper:
         self.keep_factorizations = keep_factorizations
         self.n_factorizations = 0
         self.tangent: sp.csr_matrix | None = None      # the constant K of a linear system
+        self.time_invariant = bool(time_invariant)
+        self._loads: OrderedDict = OrderedDict()      # t → b(t) = r(0, t) of a linear system
         self._factorizations: OrderedDict[float, Factorization] = OrderedDict()
 
     @property
@@ -177,7 +186,8 @@ class ThetaStepper:
             k: 1 ... n_steps.
             u_prev: ``u_{k-1}`` ``(n,)``.
             residual_prev: ``r(u_{k-1}, t_{k-1})`` if known (the previous step's
-                :attr:`ThetaStep.residual`); evaluated when needed and not given.
+                :attr:`ThetaStep.residual`); evaluated when needed and not given (a
+                linear system does not use it).
 
         Raises:
             NewtonError: the step did not converge; the message names the step and times.
@@ -189,7 +199,9 @@ class ThetaStepper:
             raise InputError(f"the state must have shape ({self.mass.shape[0]},), got {u_prev.shape}")
         t_prev, t, dt = float(self.times[k - 1]), float(self.times[k]), self.step_size(k)
         constant = np.zeros_like(u_prev)            # the part of R_k that does not depend on u_k
-        if self.theta < 1.0:
+        if self.theta < 1.0 and self.linear:
+            constant += (1.0 - self.theta) * self.load_vector(t_prev)
+        elif self.theta < 1.0:
             if residual_prev is None:
                 residual_prev = self.residual(u_prev, t_prev)
             constant += (1.0 - self.theta) * np.asarray(residual_prev, dtype=np.float64)
@@ -223,8 +235,9 @@ class ThetaStepper:
             return mass @ u / dt - stored + theta * r + constant
 
         def residual_and_jacobian(u):
+            # not remembered: the carried r must be what residual() gives (bitwise reruns)
             r, K = self.residual_and_jacobian(u, t)
-            r = remember(u, np.asarray(r, dtype=np.float64))
+            r = np.asarray(r, dtype=np.float64)
             return mass @ u / dt - stored + theta * r + constant, (mass / dt + theta * K).tocsr()
 
         # The factorization at the solution is only made when it is kept (an adjoint that
@@ -239,15 +252,44 @@ class ThetaStepper:
             r_new = last["r"] if np.array_equal(last.get("u"), result.u) else self.residual(result.u, t)
         return ThetaStep(result.u, r_new, result)
 
+    def load_vector(self, t: float) -> np.ndarray:
+        """``b(t) = r(0, t)`` of a linear system (so ``r(u, t) = K u + b(t)``), assembled
+        once per time level (once in all when ``time_invariant``); the first one is checked
+        against the assembled residual at a nonzero state."""
+        key = None if self.time_invariant else float(t)
+        if key in self._loads:
+            self._loads.move_to_end(key)
+            return self._loads[key]
+        zero = np.zeros(self.mass.shape[0])
+        if self.tangent is None:
+            b, K = self.residual_and_jacobian(zero, t)
+            self.tangent = sp.csr_matrix(K, dtype=np.float64)
+            self._check_affine(t, np.asarray(b, dtype=np.float64))
+        else:
+            b = self.residual(zero, t)
+        b = np.asarray(b, dtype=np.float64)
+        self._loads[key] = b
+        while len(self._loads) > 2:
+            self._loads.popitem(last=False)
+        return b
+
+    def _check_affine(self, t, b) -> None:
+        """Refuse a 'linear' system whose residual is not ``K u + b`` (a physics that
+        declares ``linear = True`` wrongly would give silently wrong steps)."""
+        probe = np.sin(np.arange(1.0, b.size + 1.0))
+        assembled = np.asarray(self.residual(probe, t), dtype=np.float64)
+        affine = self.tangent @ probe + b
+        scale = max(float(np.linalg.norm(assembled)), float(np.linalg.norm(b)), 1e-300)
+        if float(np.linalg.norm(assembled - affine)) > 1e-8 * scale:
+            raise InputError(f"the system was declared linear, but its residual is not K u + r(0): off by "
+                             f"{float(np.linalg.norm(assembled - affine)) / scale:.2e} (relative) at a test state; "
+                             "does the physics declare linear = True wrongly?")
+
     def _linear_step(self, k, u_prev, t, dt, constant, scale) -> ThetaStep:
         theta = self.theta
-        if self.tangent is None:
-            r_prev_t, K = self.residual_and_jacobian(u_prev, t)
-            self.tangent = sp.csr_matrix(K, dtype=np.float64)
-        else:
-            r_prev_t = self.residual(u_prev, t)
-        r_prev_t = np.asarray(r_prev_t, dtype=np.float64)
-        R = theta * r_prev_t + constant            # R_k(u_{k-1}): the storage term vanishes there
+        b = self.load_vector(t)
+        Ku = self.tangent @ u_prev
+        R = Ku + theta * b + constant              # R_k(u_{k-1}): the storage term vanishes there
         r0 = float(np.linalg.norm(R))
         options = self.newton_options.scaled_to(scale)
         tol = options.atol + options.rtol * max(r0, options.residual_scale or 0.0)
@@ -268,7 +310,7 @@ class ThetaStepper:
                                               line_search_steps=0, ratio=r_norm / previous,
                                               quadratic_ratio=r_norm / previous ** 2, merit="full"))
         u = u_prev + du
-        r_new = r_prev_t + self.tangent @ du if theta < 1.0 else None
+        r_new = self.tangent @ u + b if theta < 1.0 else None
         record = NewtonResult(u=u, converged=True, iterations=iterations, reason="residual",
                               factorization=factorization, residual_norm=r_norm, initial_residual_norm=r0,
                               message=f"linear step: {len(iterations)} solve(s) with the step matrix, "

@@ -14,8 +14,9 @@ a differentiable solve for ``jax.grad``, and Taylor / finite-difference checks.
 """
 from .adjoint import (METHODS, Gradient, choose_method, directional_derivative, gradient, state_derivative,
                       value_and_grad)
-from .checkpointing import (AdjointStep, Advance, Finish, Forget, Hold, Restore, Revolve, Schedule,
-                            SimulationResult, Store, StoreAll, revolve_forward_steps, simulate)
+from .checkpoint_simulation import SimulationResult, simulate
+from .checkpointing import (AdjointStep, Advance, Finish, Forget, Hold, Restore, Revolve, Schedule, Store,
+                            StoreAll, revolve_forward_steps)
 from .differentiable import solve
 from .hessian import hessian, hessian_vector_product
 from .reduced import ReducedFunctional

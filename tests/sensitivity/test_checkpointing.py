@@ -12,7 +12,8 @@ import pytest
 from femopt.errors import InputError
 from femopt.sensitivity import checkpointing as cp
 from femopt.sensitivity.checkpointing import (AdjointStep, Advance, Finish, Forget, Hold, Restore, Revolve,
-                                              Store, StoreAll, revolve_forward_steps, simulate)
+                                              Store, StoreAll, revolve_forward_steps)
+from femopt.sensitivity.checkpoint_simulation import simulate
 
 SMALL = [(n, s) for s in range(1, 7) for n in range(1, 61)]
 LARGE = [(1000, 20), (1000, 10), (1000, 5), (1000, 50), (1000, 1000), (1000, 1500), (7, 7), (7, 100)]

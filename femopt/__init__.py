@@ -28,8 +28,8 @@ from .mesh.mesh import Mesh  # noqa: E402
 from .problem import Problem, State  # noqa: E402
 from .problem.transient import TransientProblem  # noqa: E402
 from .problem.transient_result import TransientResult  # noqa: E402
-from .sensitivity import (Revolve, StoreAll, gradient, solve, taylor_test, transient_gradient,  # noqa: E402
-                          value_and_grad)
+from .sensitivity import (Revolve, StoreAll, gradient, solve, solve_transient, taylor_test,  # noqa: E402
+                          transient_gradient, value_and_grad)
 from .solvers.newton import NewtonOptions  # noqa: E402
 
 __version__ = "0.1.0"
@@ -47,7 +47,8 @@ def __getattr__(name):
 
 __all__ = [
     "assembly", "fem", "functionals", "mesh", "physics", "sensitivity", "solvers",
-    "gradient", "value_and_grad", "solve", "taylor_test", "transient_gradient", "StoreAll", "Revolve",
+    "gradient", "value_and_grad", "solve", "taylor_test", "transient_gradient", "solve_transient",
+    "StoreAll", "Revolve",
     "Mesh", "FunctionSpace", "Problem", "State", "NewtonOptions", "TransientProblem", "TransientResult",
     "cell_field", "nodal_field",
     "FemoptError", "InputError", "MeshError", "ParameterError", "CheckpointError",

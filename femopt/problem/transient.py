@@ -35,7 +35,7 @@ from .transient_data import StepData, TransientSetup, tangent_parameters
 from .transient_result import TransientResult
 from .validate import as_overrides
 
-__all__ = ["TransientProblem"]
+__all__ = ["TransientProblem", "time_levels"]
 
 _log = logging.getLogger("femopt.problem")
 
@@ -173,7 +173,7 @@ class TransientProblem:
         """Check the inputs of a run and build its stepper without taking a step (what
         :meth:`solve` runs, and what an adjoint re-runs from checkpoints); arguments as
         for :meth:`solve`."""
-        times = _time_levels(times, t_end, steps)
+        times = time_levels(times, t_end, steps)
         problem = self.problem
         overrides = dict(as_overrides(params))
         capacity = overrides.pop(CAPACITY, self.params[CAPACITY])
@@ -234,7 +234,8 @@ class TransientProblem:
         return f"TransientProblem({self.problem.physics!r}, theta={self.theta:g})"
 
 
-def _time_levels(times, t_end, steps) -> np.ndarray:
+def time_levels(times=None, t_end=None, steps=None) -> np.ndarray:
+    """The time levels of a run from ``times`` or ``t_end`` and ``steps`` (checked)."""
     if times is not None:
         if t_end is not None or steps is not None:
             raise InputError("give either times=[t_0, ..., t_n] or t_end= with steps=, not both")

@@ -2,7 +2,7 @@
 
     femopt demo [--out DIR] [--quick]        the main job: a design run that writes VTU + PNG
     femopt validate [--quick|--full] ...     the analytic benchmark catalogue (exit 1 on failure)
-    femopt bench assembly|gradient|topopt|compile|multigrid|compare|matrix-free|gpu    performance benchmarks
+    femopt bench assembly|gradient|topopt|compile|multigrid|compare|matrix-free|gpu|transient    performance benchmarks
 """
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ _BENCHES = {
     "compare": "femopt.benchmarks.compare",
     "matrix-free": "femopt.benchmarks.matrix_free",
     "gpu": "femopt.benchmarks.gpu",
+    "transient": "femopt.benchmarks.transient",
 }
 
 

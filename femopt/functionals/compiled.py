@@ -109,6 +109,12 @@ def _compiled(functional, problem, kinds, operation):
     grad = jax.value_and_grad(J, argnums=(0, 1, 2))
     if operation == "partials":
         fn = tuned_jit(grad)
+    elif operation == "value":
+        fn = tuned_jit(J)
+    elif operation == "partials_u":
+        fn = tuned_jit(jax.value_and_grad(J, argnums=0))
+    elif operation == "partials_up":
+        fn = tuned_jit(jax.value_and_grad(J, argnums=(0, 1)))
     else:
         def second(u, p, X, du, dp, dX):
             return jax.jvp(lambda *a: grad(*a)[1], (u, p, X), (du, dp, dX))[1]
@@ -118,18 +124,29 @@ def _compiled(functional, problem, kinds, operation):
     return fn
 
 
-def partials(functional, problem, u, params):
+def partials(functional, problem, u, params, *, parameters: bool = True, coordinates: bool = True):
     """``(J, ∂J/∂u (n_dofs,), ∂J/∂p {name: shape of the value}, ∂J/∂X (n_nodes, dim))``
-    as NumPy, at the full dof vector ``u`` and parameter dict ``params``."""
+    as NumPy, at the full dof vector ``u`` and parameter dict ``params``. With
+    ``parameters=False`` / ``coordinates=False`` those parts are not computed (``{}`` /
+    None in their place)."""
     arrays, kinds = _unwrap(params)
-    fn = _compiled(functional, problem, kinds, "partials")
-    J, (du, dp, dX) = fn(jnp.asarray(u, dtype=jnp.float64), arrays, jnp.asarray(problem.mesh.points))
-    return float(J), np.asarray(du), {k: np.asarray(v) for k, v in dp.items()}, np.asarray(dX)
+    u = jnp.asarray(u, dtype=jnp.float64)
+    X = jnp.asarray(problem.mesh.points)
+    if coordinates:
+        J, (du, dp, dX) = _compiled(functional, problem, kinds, "partials")(u, arrays, X)
+        return float(J), np.asarray(du), {k: np.asarray(v) for k, v in dp.items()}, np.asarray(dX)
+    if parameters:
+        J, (du, dp) = _compiled(functional, problem, kinds, "partials_up")(u, arrays, X)
+        return float(J), np.asarray(du), {k: np.asarray(v) for k, v in dp.items()}, None
+    J, du = _compiled(functional, problem, kinds, "partials_u")(u, arrays, X)
+    return float(J), np.asarray(du), {}, None
 
 
 def value(functional, problem, u, params) -> float:
-    """J at ``(u, params)`` (through the same compiled function as :func:`partials`)."""
-    return partials(functional, problem, u, params)[0]
+    """J at ``(u, params)``."""
+    arrays, kinds = _unwrap(params)
+    fn = _compiled(functional, problem, kinds, "value")
+    return float(fn(jnp.asarray(u, dtype=jnp.float64), arrays, jnp.asarray(problem.mesh.points)))
 
 
 def second_partials(functional, problem, u, params, du=None, dparams=None, dX=None):

@@ -25,7 +25,7 @@ import scipy.sparse as sp
 from ..errors import InputError
 from ..fem.locate import locate_points
 from .base import Functional
-from .compiled import partials
+from .compiled import partials, value
 
 __all__ = ["TrajectoryFunctional", "TimeFunctional", "SensorMisfit", "time_integral", "time_mean",
            "final_value", "time_weighted", "time_peak", "sensor_misfit"]
@@ -36,7 +36,10 @@ class TrajectoryFunctional:
     one run (so one functional object serves many runs, and nothing of a run is kept on
     it); see the module docstring for the protocol."""
 
-    def start(self, setup) -> "_Evaluator":  # pragma: no cover - interface
+    def start(self, setup, *, deferred: bool = False) -> "_Evaluator":  # pragma: no cover - interface
+        """A fresh evaluator for one run. ``deferred``: the caller will ask for the
+        partials of every level (an adjoint), so a level's value may be taken from them
+        instead of being evaluated when observed."""
         raise NotImplementedError
 
     def __add__(self, other):
@@ -65,9 +68,10 @@ class _Evaluator:
     def value(self) -> float:
         raise NotImplementedError
 
-    def partials(self, k: int, u: np.ndarray, params: dict):
+    def partials(self, k: int, u: np.ndarray, params: dict, *, parameters=True, coordinates=True):
         """``(∂J/∂u_k (n_dofs,) or None, {name: ∂J/∂p_k}, ∂J/∂X (n_nodes, dim) or None)``;
-        None (or an absent name) means zero."""
+        None (or an absent name) means zero; ``parameters`` / ``coordinates`` False: those
+        parts are not wanted."""
         raise NotImplementedError
 
 
@@ -108,15 +112,15 @@ class TimeFunctional(TrajectoryFunctional):
         self.functional, self.how, self.rho = functional, how, float(rho)
         self.weights = None if weights is None else np.asarray(weights, dtype=np.float64)
 
-    def start(self, setup):
-        return _TimeEvaluator(self, setup)
+    def start(self, setup, *, deferred: bool = False):
+        return _TimeEvaluator(self, setup, deferred)
 
     def __repr__(self):
         return f"TimeFunctional({type(self.functional).__name__}, how={self.how!r})"
 
 
 class _TimeEvaluator(_Evaluator):
-    def __init__(self, spec: TimeFunctional, setup):
+    def __init__(self, spec: TimeFunctional, setup, deferred: bool):
         self.spec, self.problem = spec, setup.problem.problem
         times = setup.times
         n = times.size
@@ -134,13 +138,15 @@ class _TimeEvaluator(_Evaluator):
             self.linear_weights = None
         self.values = np.full(n, np.nan)
         self._weights = None
+        # weights known up front: the values come with the partials of the backward sweep
+        self.deferred = deferred and self.linear_weights is not None
 
     def _needed(self, k):
         return self.linear_weights is None or self.linear_weights[k] != 0.0
 
     def observe(self, k, u, params):
-        if self._needed(k):
-            self.values[k] = partials(self.spec.functional, self.problem, u, params)[0]
+        if self._needed(k) and not self.deferred:
+            self.values[k] = value(self.spec.functional, self.problem, u, params)
 
     def _level_weights(self):
         if self._weights is None:
@@ -159,12 +165,15 @@ class _TimeEvaluator(_Evaluator):
         j, rho = self.values, self.spec.rho
         return float(j.max() + np.log(np.sum(np.exp(rho * (j - j.max())))) / rho)
 
-    def partials(self, k, u, params):
+    def partials(self, k, u, params, *, parameters=True, coordinates=True):
         w = self._level_weights()[k]
         if w == 0.0:
             return None, {}, None
-        _, du, dp, dX = partials(self.spec.functional, self.problem, u, params)
-        return w * du, {name: w * v for name, v in dp.items()}, w * dX
+        j, du, dp, dX = partials(self.spec.functional, self.problem, u, params, parameters=parameters,
+                                 coordinates=coordinates)
+        if self.deferred:
+            self.values[k] = j
+        return w * du, {name: w * v for name, v in dp.items()}, None if dX is None else w * dX
 
 
 def time_integral(functional: Functional) -> TimeFunctional:
@@ -233,7 +242,7 @@ class SensorMisfit(TrajectoryFunctional):
         self.problem, self.points, self.times = problem, points, sample_times
         self.observations, self.sigma = data, np.array(sigma)
 
-    def start(self, setup):
+    def start(self, setup, *, deferred: bool = False):
         if setup.problem.problem is not self.problem:
             raise InputError("this sensor_misfit was made for another problem")
         return _SensorEvaluator(self, setup.times)
@@ -273,7 +282,7 @@ class _SensorEvaluator(_Evaluator):
     def value(self):
         return float(0.5 * np.sum(self.residuals() ** 2))
 
-    def partials(self, k, u, params):
+    def partials(self, k, u, params, *, parameters=True, coordinates=True):
         samples = self.level_samples.get(k)
         if not samples:
             return None, {}, None
@@ -308,8 +317,8 @@ class _TrajectorySum(TrajectoryFunctional):
                 flat.append((factor, term))
         self.terms = tuple(flat)
 
-    def start(self, setup):
-        return _SumEvaluator([(f, t.start(setup)) for f, t in self.terms])
+    def start(self, setup, *, deferred: bool = False):
+        return _SumEvaluator([(f, t.start(setup, deferred=deferred)) for f, t in self.terms])
 
 
 class _SumEvaluator(_Evaluator):
@@ -323,10 +332,10 @@ class _SumEvaluator(_Evaluator):
     def value(self):
         return float(sum(f * t.value() for f, t in self.terms))
 
-    def partials(self, k, u, params):
+    def partials(self, k, u, params, *, parameters=True, coordinates=True):
         du, dp, dX = None, {}, None
         for f, term in self.terms:
-            a, b, c = term.partials(k, u, params)
+            a, b, c = term.partials(k, u, params, parameters=parameters, coordinates=coordinates)
             if a is not None:
                 du = f * a if du is None else du + f * a
             for name, v in b.items():

@@ -333,17 +333,23 @@ class Problem(LoadMethods):
 
         return energy
 
-    def bound_linear_solver(self):
+    def bound_linear_solver(self, *, repeated_solves: bool = False):
         """``linear_solver`` bound to this system (free dofs, nodes, symmetry): "auto" chooses
         here, CG + AMG gets the near-null space. Kept while the supports and the solver stay
-        the same, so a preconditioner can be reused from one solve to the next."""
-        key = (id(self.linear_solver), id(self.partition))
-        if getattr(self, "_bound", None) is None or self._bound[0] != key:
+        the same, so a preconditioner can be reused from one solve to the next.
+        ``repeated_solves``: many solves will follow each factorization (a linear
+        transient run), which moves "auto" towards direct solvers."""
+        key = (id(self.linear_solver), id(self.partition), bool(repeated_solves))
+        bound = getattr(self, "_bound", None) or {}
+        if bound.get("key") != (id(self.linear_solver), id(self.partition)):
+            bound = {"key": (id(self.linear_solver), id(self.partition))}
+        if key not in bound:
             symmetric = bool(getattr(self.physics, "symmetric", False))
             context = SolverContext(self.mesh.points, self.space.n_components, self.partition.free, symmetric,
-                                    mesh=self.mesh)
-            self._bound = (key, self.linear_solver.with_context(context))
-        return self._bound[1]
+                                    mesh=self.mesh, repeated_solves=bool(repeated_solves))
+            bound[key] = self.linear_solver.with_context(context)
+        self._bound = bound
+        return bound[key]
 
     def _refuse_free_motions(self, K_free) -> None:
         """Before the first factorization of a solve: raise SingularJacobianError when a

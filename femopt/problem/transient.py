@@ -186,10 +186,13 @@ class TransientProblem:
         u0 = _initial_vector(initial, problem.space)
         mass = self.mass_matrix(capacity)
         forcing = self._forcing(data, mass)
+        linear = self._constant_tangent(data)
         stepper = ThetaStepper(*self._residuals(data), part.free_block(mass), times, theta=self.theta,
-                               linear=self._constant_tangent(data), forcing=forcing,
-                               linear_solver=problem.bound_linear_solver(), newton=problem.newton_options,
-                               time_invariant=not data.varying and forcing is None)
+                               linear=linear, forcing=forcing,
+                               linear_solver=problem.bound_linear_solver(repeated_solves=linear),
+                               newton=problem.newton_options,
+                               time_invariant=not data.varying and forcing is None,
+                               load=self._affine_load(data) if linear else None)
         return TransientSetup(self, times, data, u0[part.free], capacity, mass, stepper)
 
     # -- the system the stepper sees -------------------------------------------------------------
@@ -213,6 +216,52 @@ class TransientProblem:
             return r[part.free] - f, part.free_block(K)
 
         return residual, residual_and_jacobian
+
+    def _affine_load(self, data: StepData):
+        """``b(t) = r(0, t)`` of a linear system whose loads that vary in time are all
+        global values (magnitudes): ``b_0 + Σ_j (p_j(t) − p_j(t_0)) c_j + K_fp (g(t) − g_0)``
+        with the columns ``c_j`` assembled once, exact because such loads enter the
+        residual affinely. None when a field varies in time (then each level assembles)."""
+        problem = self.problem
+        params0 = data.parameters(0)
+        if any(np.size(getattr(params0[name], "values", params0[name])) > 16 for name in data.varying):
+            return None
+        part, assembler = problem.partition, problem.assembler
+        zero = np.zeros(part.free.size)
+
+        def residual_at(params, g):
+            split = problem.split(params)
+            return assembler.residual(part.expand(zero, g), split)[part.free] \
+                - problem.external_point_forces(params)[part.free]
+
+        g0 = data.prescribed_values[0]
+        b0 = residual_at(params0, g0)
+        columns = []
+        for name in data.varying:
+            base = np.asarray(getattr(params0[name], "values", params0[name]), dtype=np.float64)
+            for j in range(base.size):
+                trial = base.copy().reshape(-1)
+                trial[j] += 1.0
+                columns.append((name, j, residual_at({**params0, name: trial.reshape(base.shape)}, g0) - b0))
+        coupling = None
+        if np.any(data.prescribed_values != g0):
+            _, K = assembler.residual_and_tangent(part.expand(zero, g0), problem.split(params0))
+            coupling = part.free_prescribed_block(K)
+
+        def load(t):
+            k = data.level(t)
+            b = b0.copy()
+            params = data.parameters(k)
+            for name, j, column in columns:
+                change = float(np.asarray(getattr(params[name], "values", params[name])).reshape(-1)[j]) - \
+                    float(np.asarray(getattr(params0[name], "values", params0[name])).reshape(-1)[j])
+                if change:
+                    b += change * column
+            if coupling is not None:
+                b += coupling @ (data.prescribed_values[k] - g0)
+            return b
+
+        return load
 
     def _constant_tangent(self, data: StepData) -> bool:
         return bool(getattr(self.problem.physics, "linear", False)) and \

@@ -109,6 +109,11 @@ def _kernel(operation, kind, law, tables_key, tables, c):
         _, pullback = jax.vjp(one, U, X, pc, pn)
         return pullback(lam)
 
+    def vjp_params(U, X, pc, pn, lam):
+        # the parameters' cotangents only: no work for ∂R/∂u, ∂R/∂X
+        _, pullback = jax.vjp(lambda pc_, pn_: one(U, X, pc_, pn_), pc, pn)
+        return pullback(lam)
+
     def jvp(U, X, pc, pn, dU, dX, dpc, dpn):
         return jax.jvp(one, (U, X, pc, pn), (dU, dX, dpc, dpn))[1]
 
@@ -116,7 +121,7 @@ def _kernel(operation, kind, law, tables_key, tables, c):
         # forward over reverse: the directional derivative of λᵀ∂R along δ
         return jax.jvp(lambda *a: vjp(*a, lam), (U, X, pc, pn), (dU, dX, dpc, dpn))[1]
 
-    fn = tuned_jit(jax.vmap({"vjp": vjp, "jvp": jvp, "hvp": hvp}[operation]))
+    fn = tuned_jit(jax.vmap({"vjp": vjp, "vjp_params": vjp_params, "jvp": jvp, "hvp": hvp}[operation]))
     _KERNELS[key] = fn
     return fn
 
@@ -186,14 +191,15 @@ class ResidualProducts:
         return dcell, dnode
 
     # -- the loop over blocks and chunks --------------------------------------------------
-    def _run(self, operation, u, params, lam=None, du=None, dparams=None, dX=None):
+    def _run(self, operation, u, params, lam=None, du=None, dparams=None, dX=None, only=None):
         cell_values, node_values, layout = self._split(params)
+        reverse = operation in ("vjp", "vjp_params")
         c = self.space.n_components
         n_nodes, dim = self.mesh.n_nodes, self.mesh.dim
         U = np.asarray(u, dtype=np.float64).reshape(n_nodes, c)
         X = np.asarray(self.mesh.points, dtype=np.float64)
         Lam = None if lam is None else np.asarray(lam, dtype=np.float64).reshape(n_nodes, c)
-        if operation != "vjp":
+        if not reverse:
             dU = np.zeros((n_nodes, c)) if du is None else np.asarray(du, dtype=np.float64).reshape(n_nodes, c)
             dXa = np.zeros((n_nodes, dim)) if dX is None else np.asarray(dX, dtype=np.float64)
             dcell, dnode = self._tangents(dparams, layout)
@@ -202,8 +208,10 @@ class ResidualProducts:
             names = set(cell_values) | set(node_values) if law_names is None else set(law_names)
             pick_c = [k for k in cell_values if k in names]
             pick_n = [k for k in node_values if k in names]
+            if only is not None and not (set(pick_c) | set(pick_n)) & only:
+                continue                 # a block whose law reads none of the wanted parameters
             args = (cell_values, node_values, pick_c, pick_n, U, X, Lam)
-            tangents = None if operation == "vjp" else (dU, dXa, dcell, dnode)
+            tangents = None if reverse else (dU, dXa, dcell, dnode)
             try:
                 results = list(self._block_chunks(operation, block, args, tangents))
             except KeyError as error:
@@ -218,6 +226,8 @@ class ResidualProducts:
             for idx, k, result in results:
                 if operation == "jvp":
                     out.add_vector(block.dofs[idx], np.asarray(result)[:k])
+                elif operation == "vjp_params":
+                    out.add_cotangents(block, idx, k, None, None, *result)
                 else:
                     gU, gX, gpc, gpn = result
                     out.add_cotangents(block, idx, k, gU, gX, gpc, gpn)
@@ -234,7 +244,7 @@ class ResidualProducts:
             padded = np.concatenate([idx, np.full(size - len(idx), idx[-1])]) if len(idx) < size else idx
             ce, ne = cells[padded], nodes[padded]
             call = [U[ne], X[ne], {k: cell_values[k][ce] for k in pick_c}, {k: node_values[k][ne] for k in pick_n}]
-            if operation in ("vjp", "hvp"):
+            if operation in ("vjp", "vjp_params", "hvp"):
                 call.append(Lam[ne])
             if tangents is not None:
                 dU, dXa, dcell, dnode = tangents
@@ -262,9 +272,14 @@ class ResidualProducts:
         return self._point_columns
 
     # -- public products ------------------------------------------------------------------
-    def vjp(self, u, params, lam) -> Cotangents:
-        """λᵀ ∂R/∂u, λᵀ ∂R/∂p, λᵀ ∂R/∂X at ``(u, params)`` for ``lam (n_dofs,)``."""
-        out, layout = self._run("vjp", u, params, lam=lam)
+    def vjp(self, u, params, lam, *, only=None) -> Cotangents:
+        """λᵀ ∂R/∂u, λᵀ ∂R/∂p, λᵀ ∂R/∂X at ``(u, params)`` for ``lam (n_dofs,)``.
+
+        ``only``: names of parameters: then only their cotangents are wanted — ``u`` and
+        ``coordinates`` come back zero, blocks that read none of them are skipped, and
+        other parameters' entries are not meaningful."""
+        only = None if only is None else set(only)
+        out, layout = self._run("vjp" if only is None else "vjp_params", u, params, lam=lam, only=only)
         result = out.cotangents()
         lam = np.asarray(lam, dtype=np.float64)
         for name, cols in self._point_load_columns(params, layout).items():
@@ -309,10 +324,13 @@ class _Accumulator:
         self.vector += np.bincount(dofs.ravel(), weights=values.ravel(), minlength=self.n_dofs)
 
     def add_cotangents(self, block, idx, k, gU, gX, gpc, gpn):
-        self.u += np.bincount(block.dofs[idx].ravel(), weights=np.asarray(gU)[:k].ravel(), minlength=self.n_dofs)
         nodes = block.nodes[idx]
-        xdofs = (nodes[:, :, None] * self.dim + np.arange(self.dim)).ravel()
-        self.X += np.bincount(xdofs, weights=np.asarray(gX)[:k].ravel(), minlength=self.X.size)
+        if gU is not None:
+            self.u += np.bincount(block.dofs[idx].ravel(), weights=np.asarray(gU)[:k].ravel(),
+                                  minlength=self.n_dofs)
+        if gX is not None:
+            xdofs = (nodes[:, :, None] * self.dim + np.arange(self.dim)).ravel()
+            self.X += np.bincount(xdofs, weights=np.asarray(gX)[:k].ravel(), minlength=self.X.size)
         for name, g in gpc.items():
             kind, _ = self.layout[name]
             g = np.asarray(g)[:k].reshape(k, -1)

@@ -153,6 +153,21 @@ def run_schedule(setup, evaluator, backward, strategy, record: AdjointRecord) ->
         snapshots.close()
 
 
+def _forward_sweep(setup, evaluator, record: AdjointRecord) -> None:
+    """Every step once, observed, keeping two states."""
+    current, carried = setup.u0_free, None
+    evaluator.observe(0, setup.full(0, current), setup.data.parameters(0))
+    start = time.perf_counter()
+    for k in range(1, setup.n_steps + 1):
+        step = setup.stepper.step(k, current, carried)
+        current, carried = step.u, step.residual
+        evaluator.observe(k, setup.full(k, current), setup.data.parameters(k))
+    record.forward_steps = setup.n_steps
+    record.max_states = 2
+    record.forward_seconds = time.perf_counter() - start
+    record.factorizations = setup.stepper.n_factorizations
+
+
 def _strategy(checkpoints):
     if checkpoints is None:
         return StoreAll()
@@ -203,9 +218,12 @@ def transient_gradient(functional, transient, wrt=None, *, times=None, t_end=Non
     setup = transient.prepare(times, initial=initial, t_end=t_end, steps=steps, loads=loads,
                               prescribed=prescribed, params=params)
     record = AdjointRecord(n_steps=setup.n_steps, strategy=strategy)
-    evaluator = functional.start(setup)
-    backward = LevelAdjoint(setup, evaluator, names)
+    evaluator = functional.start(setup, deferred=bool(names))
     start = time.perf_counter()
+    if not names:                            # the value only: one forward sweep
+        _forward_sweep(setup, evaluator, record)
+        return TransientGradient(evaluator.value(), {}, record)
+    backward = LevelAdjoint(setup, evaluator, names)
     run_schedule(setup, evaluator, backward, strategy, record)
     grads = backward.gradients()
     record.adjoint_seconds = time.perf_counter() - start - record.forward_seconds

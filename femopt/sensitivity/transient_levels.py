@@ -145,7 +145,7 @@ class LevelAdjoint:
         setup, stepper, theta = self.setup, self.stepper, self.theta
         U = setup.full(k, u_free)
         params = self.data.parameters(k)
-        dJ_du, dJ_dp, dJ_dX = self.evaluator.partials(k, U, params)
+        dJ_du, dJ_dp, dJ_dX = self._partials(k, U, params)
         rhs = np.zeros(self.part.free.size) if dJ_du is None else np.array(dJ_du[self.part.free])
         lam_next = self.lam_next
         if k < setup.n_steps:
@@ -170,7 +170,11 @@ class LevelAdjoint:
         """Level 0 (after adjoint step 1): its share of the gradients and dJ/du_0."""
         U = self.setup.full(0, u0_free)
         params = self.data.parameters(0)
-        self._level(0, U, params, np.zeros_like(self.lam_next), self.evaluator.partials(0, U, params))
+        self._level(0, U, params, np.zeros_like(self.lam_next), self._partials(0, U, params))
+
+    def _partials(self, k, U, params):
+        return self.evaluator.partials(k, U, params, parameters=bool(self.per_level or self.folded),
+                                       coordinates=COORDINATES in self.names)
 
     def _level(self, k, U, params, lam, partials) -> None:
         dJ_du, dJ_dp, dJ_dX = partials
@@ -184,7 +188,10 @@ class LevelAdjoint:
             self.mu_sum += mu
         needs_state_products = (self.per_level or COORDINATES in names or PRESCRIBED in names
                                 or (k == 0 and INITIAL in names))
-        ct = self.products.vjp(U, params, mu) if needs_state_products else None
+        ct = None
+        if needs_state_products:
+            state_parts = COORDINATES in names or PRESCRIBED in names or (k == 0 and INITIAL in names)
+            ct = self.products.vjp(U, params, mu, only=None if state_parts else self.per_level)
         for name in self.per_level:
             share = np.asarray(dJ_dp.get(name, 0.0)) - ct.params[name]
             if name in self.varying:

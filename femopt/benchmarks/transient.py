@@ -160,6 +160,9 @@ def _plot(report, path) -> None:
     right.set(xlabel="snapshots s", ylabel="peak memory above the forward run / state", xscale="log",
               yscale="log")
     right.legend()
+    for axis in (left, right):
+        axis.set_xticks(s, [str(v) for v in s])
+        axis.minorticks_off()
     fig.suptitle(f"{report['dofs']} dofs, {report['steps']} steps")
     fig.tight_layout()
     fig.savefig(path, dpi=120)

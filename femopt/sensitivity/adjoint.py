@@ -25,7 +25,7 @@ from .element_products import residual_products
 from .state import COORDINATES, PRESCRIBED, ensure_state, input_shape, wrt_names
 
 __all__ = ["Gradient", "gradient", "value_and_grad", "directional_derivative", "state_derivative",
-           "METHODS", "choose_method"]
+           "METHODS", "choose_method", "gradient_at_state", "tangents_at_state"]
 
 _log = logging.getLogger("femopt.sensitivity")
 
@@ -270,3 +270,19 @@ def value_and_grad(functional, problem, wrt=None, params=None, *, method: str = 
     if isinstance(wrt, str):
         return g.value, g.grads[wrt]
     return g.value, g.grads
+
+
+def gradient_at_state(functional, problem, state, wrt) -> Gradient:
+    """The adjoint gradient of one functional at a given converged ``state`` of
+    ``problem`` (not necessarily its current one: e.g. one of several load cases kept by
+    the caller), with respect to the names ``wrt``."""
+    single, items = _functionals(functional)
+    if not single:
+        raise InputError("gradient_at_state takes one functional")
+    return _adjoint(items, problem, state, wrt_names(problem, wrt))[0]
+
+
+def tangents_at_state(problem, state, directions) -> np.ndarray:
+    """δu ``(n_dofs, k)`` at a given converged ``state`` for k directions (dicts name →
+    perturbation): ``K δu = −∂R/∂(p, X, ū) · direction`` with the state's factorization."""
+    return _tangents(problem, state, [_check_direction(problem, state.params, d) for d in directions])

@@ -25,7 +25,7 @@ from .adjoint import _check_direction, _functionals, _tangents
 from .element_products import residual_products
 from .state import COORDINATES, PRESCRIBED, ensure_state, input_shape, wrt_names
 
-__all__ = ["hessian_vector_product", "hessian"]
+__all__ = ["hessian_vector_product", "hessian", "hessian_vector_product_at_state"]
 
 _ADJOINTS: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
 
@@ -117,3 +117,10 @@ def hessian(functional, problem, wrt, params=None) -> np.ndarray:
             hv = _product(functional, problem, state, {n: e.reshape(shape)}, names)
             columns.append(np.concatenate([np.ravel(hv[m]) for m in names]))
     return np.stack(columns, axis=1)
+
+
+def hessian_vector_product_at_state(functional, problem, state, direction: dict, wrt) -> dict:
+    """H·v at a given converged ``state`` of ``problem`` (see :func:`hessian_vector_product`),
+    for a caller that keeps several states of one problem; returns name → array."""
+    direction = _check_direction(problem, state.params, direction)
+    return _product(functional, problem, state, direction, wrt_names(problem, wrt))

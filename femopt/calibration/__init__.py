@@ -1,0 +1,18 @@
+"""Calibration with uncertainty: parameters from data, and how sure the data make us.
+
+A :class:`Calibration` holds experiments (solves of one problem at given loads, each
+with its observations and noise model: :class:`PointData`, :class:`ReactionData`) and
+the unknowns (:class:`Constants` with a Gaussian prior, :class:`Field` s with a Gaussian
+field prior or a penalty), in coordinates (identity or log) that make positive
+quantities unconstrained. It gives the negative log posterior, its gradient (adjoint)
+and Gauss–Newton or full Hessian-vector products (second-order adjoint);
+:func:`find_map` finds the maximum a posteriori point (L-BFGS-B or Newton-CG);
+:func:`laplace` the Gaussian approximation there (dense, for a few constants).
+"""
+from .calibration import Calibration, SolveCounts
+from .observations import Experiment, NoiseModel, PointData, ReactionData
+from .posterior import LaplaceResult, MapResult, find_map, laplace
+from .unknowns import Constants, Field
+
+__all__ = ["Calibration", "SolveCounts", "Experiment", "NoiseModel", "PointData", "ReactionData", "Constants",
+           "Field", "find_map", "laplace", "MapResult", "LaplaceResult"]

@@ -7,12 +7,16 @@ field prior or a penalty), in coordinates (identity or log) that make positive
 quantities unconstrained. It gives the negative log posterior, its gradient (adjoint)
 and Gauss–Newton or full Hessian-vector products (second-order adjoint);
 :func:`find_map` finds the maximum a posteriori point (L-BFGS-B or Newton-CG);
-:func:`laplace` the Gaussian approximation there (dense, for a few constants).
+:func:`laplace` the Gaussian approximation there (dense, for a few constants) and
+:func:`low_rank_laplace` for a field (randomized eigensolver, :class:`BiLaplacianPrior`).
 """
 from .calibration import Calibration, SolveCounts
+from .field_posterior import FieldLaplaceResult, low_rank_laplace
+from .field_prior import BiLaplacianPrior
 from .observations import Experiment, NoiseModel, PointData, ReactionData
 from .posterior import LaplaceResult, MapResult, find_map, laplace
 from .unknowns import Constants, Field
 
 __all__ = ["Calibration", "SolveCounts", "Experiment", "NoiseModel", "PointData", "ReactionData", "Constants",
-           "Field", "find_map", "laplace", "MapResult", "LaplaceResult"]
+           "Field", "find_map", "laplace", "MapResult", "LaplaceResult", "low_rank_laplace", "FieldLaplaceResult",
+           "BiLaplacianPrior"]

@@ -8,8 +8,11 @@ quantities unconstrained. It gives the negative log posterior, its gradient (adj
 and Gauss–Newton or full Hessian-vector products (second-order adjoint);
 :func:`find_map` finds the maximum a posteriori point (L-BFGS-B or Newton-CG);
 :func:`laplace` the Gaussian approximation there (dense, for a few constants) and
-:func:`low_rank_laplace` for a field (randomized eigensolver, :class:`BiLaplacianPrior`).
+:func:`low_rank_laplace` for a field (randomized eigensolver, :class:`BiLaplacianPrior`);
+:func:`prior_strength_gradient` differentiates a held-out misfit with respect to a
+prior's strength through the MAP point (bilevel choice of the hyperparameter).
 """
+from .bilevel import BilevelGradient, held_out_misfit, inner_map, prior_strength_gradient
 from .calibration import Calibration, SolveCounts
 from .field_posterior import FieldLaplaceResult, low_rank_laplace
 from .field_prior import BiLaplacianPrior
@@ -19,4 +22,4 @@ from .unknowns import Constants, Field
 
 __all__ = ["Calibration", "SolveCounts", "Experiment", "NoiseModel", "PointData", "ReactionData", "Constants",
            "Field", "find_map", "laplace", "MapResult", "LaplaceResult", "low_rank_laplace", "FieldLaplaceResult",
-           "BiLaplacianPrior"]
+           "BiLaplacianPrior", "prior_strength_gradient", "held_out_misfit", "inner_map", "BilevelGradient"]

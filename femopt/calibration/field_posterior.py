@@ -78,8 +78,9 @@ def low_rank_laplace(calibration, m, *, rank: int = 20, oversampling: int = 10, 
     Args:
         rank: eigenpairs kept (check ``eigenvalues[-1]`` is small, e.g. < 0.1; else raise it).
         oversampling, power_iterations, seed: of :func:`~.lowrank.randomized_eigh`.
-        prior_variance: the prior's pointwise variance if known (else the prior's
-            ``pointwise_variance()``: exact on small meshes, estimated on large ones).
+        prior_variance: the pointwise variance of the prior in force (the prior's, over
+            the block's ``strength``) if known; else from the prior's
+            ``pointwise_variance()`` (exact on small meshes, estimated on large ones).
     """
     if len(calibration.blocks) != 1 or not isinstance(calibration.blocks[0], Field):
         raise InputError("low_rank_laplace needs a calibration whose only unknown is one Field; for a few "
@@ -93,17 +94,24 @@ def low_rank_laplace(calibration, m, *, rank: int = 20, oversampling: int = 10, 
     m = np.asarray(m, dtype=np.float64)
     n = calibration.n
     start = replace(calibration.counts)
+    scale = 1.0 / np.sqrt(block.strength)          # the prior in force is N(m0, C / strength)
+
+    def sqrt(x):
+        return scale * prior.sqrt_apply(x)
+
+    def sqrt_transpose(x):
+        return scale * prior.sqrt_transpose_apply(x)
 
     def whitened_hessian(block_of_vectors):
-        columns = prior.sqrt_apply(block_of_vectors)
+        columns = sqrt(block_of_vectors)
         products = np.stack([calibration.hessian_apply(m, columns[:, j], prior=False)
                              for j in range(columns.shape[1])], axis=1)
-        return prior.sqrt_transpose_apply(products)
+        return sqrt_transpose(products)
 
     eigen = randomized_eigh(whitened_hessian, n, rank, oversampling=oversampling,
                             power_iterations=power_iterations, seed=seed)
-    posterior = LowRankPosterior(prior.sqrt_apply, eigen, prior_sqrt_T=prior.sqrt_transpose_apply)
-    prior_variance = prior.pointwise_variance() if prior_variance is None else \
+    posterior = LowRankPosterior(sqrt, eigen, prior_sqrt_T=sqrt_transpose)
+    prior_variance = prior.pointwise_variance() / block.strength if prior_variance is None else \
         np.asarray(prior_variance, dtype=np.float64)
     variance = posterior.pointwise_variance(prior_variance)
     return FieldLaplaceResult(mean=m.copy(), eigen=eigen, posterior=posterior, prior_variance=prior_variance,

@@ -36,6 +36,9 @@ def _transform(name):
 class _Block:
     transform: str
     size: int
+    #: α, the factor on the prior's cost (1: the prior as given; a Gaussian prior's
+    #: covariance is divided by it): the hyperparameter a bilevel choice tunes.
+    strength: float = 1.0
 
     def to_physical(self, m: np.ndarray) -> np.ndarray:
         return np.exp(m) if self.transform == "log" else np.array(m, dtype=np.float64)
@@ -117,13 +120,13 @@ class Constants(_Block):
 
     def prior_cost(self, m) -> float:
         r = m - self.mean
-        return 0.5 * float(r @ self.precision @ r)
+        return 0.5 * self.strength * float(r @ self.precision @ r)
 
     def prior_gradient(self, m) -> np.ndarray:
-        return self.precision @ (m - self.mean)
+        return self.strength * (self.precision @ (m - self.mean))
 
     def prior_hessian_apply(self, m, v) -> np.ndarray:
-        return self.precision @ v
+        return self.strength * (self.precision @ v)
 
     def __repr__(self):
         return f"Constants({self.names}, transform={self.transform!r})"
@@ -180,19 +183,20 @@ class Field(_Block):
         return {self.name: np.asarray(v, dtype=np.float64)}
 
     def prior_cost(self, m) -> float:
-        return float(self.prior.cost(m)) if self.gaussian else float(self.prior(m)[0])
+        return self.strength * (float(self.prior.cost(m)) if self.gaussian else float(self.prior(m)[0]))
 
     def prior_gradient(self, m) -> np.ndarray:
-        return np.asarray(self.prior.gradient(m) if self.gaussian else self.prior(m)[1], dtype=np.float64)
+        return self.strength * np.asarray(self.prior.gradient(m) if self.gaussian else self.prior(m)[1],
+                                          dtype=np.float64)
 
     def prior_hessian_apply(self, m, v) -> np.ndarray:
         """The prior's Hessian on v: exact for a Gaussian prior; for a penalty the
         derivative of its gradient along v (exact for a quadratic one such as Tikhonov,
         by a central difference otherwise)."""
         if self.gaussian:
-            return np.asarray(self.prior.precision_apply(v), dtype=np.float64)
+            return self.strength * np.asarray(self.prior.precision_apply(v), dtype=np.float64)
         h = 1e-6 * max(1.0, float(np.linalg.norm(m))) / max(float(np.linalg.norm(v)), 1e-300)
-        return (self.prior(m + h * v)[1] - self.prior(m - h * v)[1]) / (2.0 * h)
+        return self.strength * (self.prior(m + h * v)[1] - self.prior(m - h * v)[1]) / (2.0 * h)
 
     def __repr__(self):
         return f"Field({self.name!r}, kind={self.kind!r}, transform={self.transform!r})"

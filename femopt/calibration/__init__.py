@@ -10,7 +10,9 @@ and Gauss–Newton or full Hessian-vector products (second-order adjoint);
 :func:`laplace` the Gaussian approximation there (dense, for a few constants) and
 :func:`low_rank_laplace` for a field (randomized eigensolver, :class:`BiLaplacianPrior`);
 :func:`prior_strength_gradient` differentiates a held-out misfit with respect to a
-prior's strength through the MAP point (bilevel choice of the hyperparameter).
+prior's strength through the MAP point (bilevel choice of the hyperparameter);
+:mod:`.sampling` (``sample_nuts``) samples a few constants' posterior by NUTS through
+BlackJAX (the optional extra ``femopt[uq]``), imported on first use.
 """
 from .bilevel import BilevelGradient, held_out_misfit, inner_map, prior_strength_gradient
 from .calibration import Calibration, SolveCounts

@@ -24,6 +24,7 @@ objective, e.g. two load cases) solves again, warm-started, before its adjoint.
 """
 from __future__ import annotations
 
+import logging
 import weakref
 
 import jax
@@ -31,11 +32,13 @@ import jax.numpy as jnp
 import numpy as np
 
 from ..assembly.parameters import CELL, NODE, cell_field, nodal_field
-from ..errors import InputError
+from ..errors import InputError, NewtonError, ParameterError
 from ..functionals.compiled import same_params
 from .element_products import residual_products
 
 __all__ = ["solve"]
+
+_log = logging.getLogger("femopt.sensitivity")
 
 
 def _host_params(problem, p, kinds):
@@ -47,11 +50,15 @@ def _host_params(problem, p, kinds):
     return problem.parameters(params)
 
 
-def solve(problem, params=None):
+def solve(problem, params=None, *, on_failure: str = "raise"):
     """Solve ``problem`` with parameter overrides ``params`` (a dict of JAX or NumPy
     arrays, optionally marked with ``cell_field`` / ``nodal_field``) and return the flat
     dof vector ``(n_dofs,)`` as a JAX array, differentiable with respect to every value
     in ``params`` by reverse mode.
+
+    ``on_failure="nan"``: a solve that fails (Newton does not converge, or a parameter is
+    not admissible) returns NaN instead of raising — what a sampler wants: a NaN log
+    density is a rejected proposal, where an exception would end the run.
 
     Example::
 
@@ -75,10 +82,12 @@ def solve(problem, params=None):
             kinds[name] = kind
             value = value.values
         arrays[name] = jnp.asarray(value, dtype=jnp.float64)
-    key = tuple(sorted(kinds.items()))
+    if on_failure not in ("raise", "nan"):
+        raise InputError(f"on_failure must be 'raise' or 'nan', got {on_failure!r}")
+    key = (tuple(sorted(kinds.items())), on_failure)
     per_problem = _SOLVES.setdefault(problem, {})
     if key not in per_problem:
-        per_problem[key] = _make_solve(weakref.ref(problem), problem.space.n_dofs, kinds)
+        per_problem[key] = _make_solve(weakref.ref(problem), problem.space.n_dofs, kinds, on_failure)
     return _ready(per_problem[key](arrays))
 
 
@@ -96,16 +105,25 @@ def _ready(x):
 _SOLVES: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
 
 
-def _make_solve(problem_ref, n_dofs, kinds):
+def _make_solve(problem_ref, n_dofs, kinds, on_failure="raise"):
     shape = jax.ShapeDtypeStruct((n_dofs,), jnp.float64)
 
     def forward_host(p):
         problem = problem_ref()
-        problem.solve(_host_params(problem, p, kinds))
+        if on_failure == "raise":
+            problem.solve(_host_params(problem, p, kinds))
+            return np.asarray(problem.state.u, dtype=np.float64)
+        try:
+            problem.solve(_host_params(problem, p, kinds))
+        except (NewtonError, ParameterError) as error:
+            _log.info("solve failed (on_failure='nan': NaN state): %s", str(error).splitlines()[0])
+            return np.full(n_dofs, np.nan)
         return np.asarray(problem.state.u, dtype=np.float64)
 
     def backward_host(u, p, ubar):
         problem = problem_ref()
+        if not np.isfinite(u).all():                 # a failed solve (on_failure="nan")
+            return {k: np.full(np.shape(v), np.nan) for k, v in p.items()}
         params = _host_params(problem, p, kinds)
         state = problem.state
         if state is None or not state.converged or not np.array_equal(state.u, u) or not same_params(state.params, params):

@@ -9,7 +9,7 @@ inner optimum ``∇_m F(m*, α) = 0``, so by implicit differentiation
     dm*/dα = −H⁻¹ ∇R(m*),      dO/dα = −wᵀ ∇R(m*),   H w = ∇O(m*),
 
 H the Hessian of F at m* (symmetric). One solve with H by conjugate gradients on
-Hessian-vector products (two linear PDE solves per experiment and product for
+Hessian-vector products, preconditioned by the prior's covariance (two linear PDE solves per experiment and product for
 Gauss–Newton, three for the full Hessian); the tests check it against finite
 differences of O with the inner problem re-solved.
 """
@@ -83,8 +83,11 @@ def prior_strength_gradient(calibration, m, objective, *, block: int = 0, hessia
     def count(_):
         iterations[0] += 1
 
+    _, covariance = calibration.preconditioner()         # the prior's covariance: mesh-independent CG
+    preconditioner = LinearOperator((calibration.n, calibration.n), dtype=np.float64,
+                                    matvec=lambda v: covariance(np.ravel(v)))
     w, info = cg(operator, np.asarray(outer_gradient, dtype=np.float64), rtol=rtol, atol=0.0,
-                 maxiter=max_iterations or 10 * calibration.n, callback=count)
+                 maxiter=max_iterations or 10 * calibration.n, callback=count, M=preconditioner)
     if info != 0:
         raise SolverError(f"CG on the Hessian did not reach rtol = {rtol:g} in {iterations[0]} iterations: is m a "
                           "minimum of the inner problem (positive definite Hessian)?")

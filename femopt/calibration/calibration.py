@@ -207,6 +207,21 @@ class Calibration:
             gradient[self.offsets[i]:self.offsets[i + 1]] += block.prior_gradient(mb)
         return misfit + prior, gradient
 
+    def preconditioner(self):
+        """``(P, P⁻¹)`` on the whole vector: each block's prior Hessian and covariance
+        (identity for a penalty) — Newton-CG's norm and preconditioner."""
+        pieces = [(b.preconditioner(), self.offsets[i], self.offsets[i + 1]) for i, b in enumerate(self.blocks)]
+
+        def apply(which):
+            def run(v):
+                out = np.empty(self.n)
+                for pair, lo, hi in pieces:
+                    out[lo:hi] = pair[which](np.asarray(v[lo:hi], dtype=np.float64))
+                return out
+            return run
+
+        return apply(0), apply(1)
+
     # -- Hessian products ---------------------------------------------------------------------------
     def hessian_apply(self, m, v, *, kind: str = "gauss-newton", prior: bool = True) -> np.ndarray:
         """``H v`` of F at m: the misfit's Gauss–Newton (``kind="gauss-newton"``) or full

@@ -4,7 +4,7 @@ unknowns (global constants: a dense Hessian).
 :func:`find_map` minimizes the negative log posterior F(m) of a :class:`Calibration` by
 L-BFGS-B (gradients only) or by an inexact Newton-CG trust-region method that uses
 Hessian-vector products (Gauss–Newton by default: positive semidefinite, so every CG
-step is a descent direction). :func:`laplace` forms the Hessian column by column at the
+step is a descent direction), preconditioned by the prior's covariance. :func:`laplace` forms the Hessian column by column at the
 MAP point and returns the Gaussian ``N(m_MAP, H⁻¹)`` in the unknowns' coordinates, with
 standard deviations, correlations and credible intervals in physical units (for log
 coordinates the interval ``exp(m ± z σ)`` — a log-normal's — is exact for that
@@ -21,6 +21,7 @@ from scipy.optimize import minimize
 from scipy.stats import norm
 
 from ..errors import InputError
+from .newton import trust_region_newton_cg
 
 __all__ = ["MapResult", "LaplaceResult", "find_map", "laplace", "METHODS"]
 
@@ -75,8 +76,9 @@ def find_map(calibration, *, method: str = "L-BFGS-B", m0=None, bounds=None, max
     """The maximum a posteriori point of ``calibration``.
 
     Args:
-        method: ``"L-BFGS-B"`` or ``"newton-cg"`` (SciPy's trust-region Newton-CG with
-            femopt's Hessian-vector products).
+        method: ``"L-BFGS-B"`` or ``"newton-cg"`` (inexact Newton-CG in a trust region,
+            with femopt's Hessian-vector products, preconditioned by the prior:
+            :mod:`.newton`).
         m0: start (coordinates; default ``calibration.initial()``).
         bounds: ``(lower, upper)`` on the coordinates (L-BFGS-B only), numbers or ``(n,)``.
         max_iterations: optimizer iterations.
@@ -101,9 +103,10 @@ def find_map(calibration, *, method: str = "L-BFGS-B", m0=None, bounds=None, max
         if bounds is not None:
             raise InputError("bounds go with method='L-BFGS-B'; Newton-CG works on unconstrained coordinates "
                              "(use transform='log' for positive unknowns)")
-        result = minimize(fun, m0, jac=True, method="trust-ncg",
-                          hessp=lambda m, v: calibration.hessian_apply(m, v, kind=hessian),
-                          options={"maxiter": max_iterations, "gtol": gtol})
+        P_apply, P_inverse = calibration.preconditioner()
+        result = trust_region_newton_cg(fun, m0, lambda m, v: calibration.hessian_apply(m, v, kind=hessian),
+                                        P_apply=P_apply, P_inverse=P_inverse, gtol=gtol,
+                                        max_iterations=max_iterations)
     m = np.asarray(result.x, dtype=np.float64)
     cost, gradient = calibration.cost_and_gradient(m)
     out = MapResult(m=m, parameters=calibration.parameters(m), cost=cost, misfit=calibration.misfit(m),

@@ -128,6 +128,10 @@ class Constants(_Block):
     def prior_hessian_apply(self, m, v) -> np.ndarray:
         return self.strength * (self.precision @ v)
 
+    def preconditioner(self):
+        """(P, P⁻¹) of Newton-CG: the prior's Hessian and covariance (as applied functions)."""
+        return (lambda v: self.strength * (self.precision @ v), lambda v: (self.covariance @ v) / self.strength)
+
     def __repr__(self):
         return f"Constants({self.names}, transform={self.transform!r})"
 
@@ -197,6 +201,15 @@ class Field(_Block):
             return self.strength * np.asarray(self.prior.precision_apply(v), dtype=np.float64)
         h = 1e-6 * max(1.0, float(np.linalg.norm(m))) / max(float(np.linalg.norm(v)), 1e-300)
         return self.strength * (self.prior(m + h * v)[1] - self.prior(m - h * v)[1]) / (2.0 * h)
+
+    def preconditioner(self):
+        """(P, P⁻¹) of Newton-CG: a Gaussian prior's Hessian and covariance; the identity
+        for a penalty."""
+        if not self.gaussian:
+            return (lambda v: v, lambda v: v)
+        prior = self.prior
+        return (lambda v: self.strength * np.asarray(prior.precision_apply(v), dtype=np.float64),
+                lambda v: np.asarray(prior.covariance_apply(v), dtype=np.float64) / self.strength)
 
     def __repr__(self):
         return f"Field({self.name!r}, kind={self.kind!r}, transform={self.transform!r})"

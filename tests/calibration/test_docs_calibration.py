@@ -12,6 +12,6 @@ def test_calibration_page_runs(tmp_path, monkeypatch):
     for block in re.findall(r"```python\n(.*?)```", PAGE.read_text(), flags=re.S):
         exec(compile(block, str(PAGE), "exec"), namespace)
     best, posterior = namespace["best"], namespace["posterior"]
-    assert best.success and best.gradient_norm < 1e-6
+    assert best.success and best.gradient_norm < 1e-5
     for (low, high), value in zip(posterior.interval(0.95), best.parameters.values()):
         assert low < value < high

@@ -1,7 +1,8 @@
 """Calibration with uncertainty: parameters from data, and how sure the data make us.
 
 A :class:`Calibration` holds experiments (solves of one problem at given loads, each
-with its observations and noise model: :class:`PointData`, :class:`ReactionData`) and
+with its observations and noise model: :class:`PointData`, :class:`ReactionData`; or
+transient runs observed by sensors over time: :class:`TransientExperiment`) and
 the unknowns (:class:`Constants` with a Gaussian prior, :class:`Field` s with a Gaussian
 field prior or a penalty), in coordinates (identity or log) that make positive
 quantities unconstrained. It gives the negative log posterior, its gradient (adjoint)
@@ -20,8 +21,9 @@ from .field_posterior import FieldLaplaceResult, low_rank_laplace
 from .field_prior import BiLaplacianPrior
 from .observations import Experiment, NoiseModel, PointData, ReactionData
 from .posterior import LaplaceResult, MapResult, find_map, laplace
+from .transient_experiment import TransientExperiment
 from .unknowns import Constants, Field
 
 __all__ = ["Calibration", "SolveCounts", "Experiment", "NoiseModel", "PointData", "ReactionData", "Constants",
            "Field", "find_map", "laplace", "MapResult", "LaplaceResult", "low_rank_laplace", "FieldLaplaceResult",
-           "BiLaplacianPrior", "prior_strength_gradient", "held_out_misfit", "inner_map", "BilevelGradient"]
+           "BiLaplacianPrior", "TransientExperiment", "prior_strength_gradient", "held_out_misfit", "inner_map", "BilevelGradient"]

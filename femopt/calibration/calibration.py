@@ -35,6 +35,7 @@ from ..sensitivity.adjoint import gradient_at_state, tangents_at_state
 from ..sensitivity.element_products import residual_products
 from ..sensitivity.hessian import hessian_vector_product_at_state
 from .observations import Experiment
+from .transient_experiment import TransientExperiment
 from .unknowns import Constants, Field
 
 __all__ = ["Calibration", "SolveCounts"]
@@ -75,16 +76,23 @@ class Calibration:
     Args:
         problem: the :class:`~femopt.Problem` (its supports and loads; the unknowns and
             each experiment's ``params`` override its parameters).
-        experiments: :class:`Experiment` s (or one).
+        experiments: :class:`Experiment` s (steady solves) and
+            :class:`~.transient_experiment.TransientExperiment` s (sensor time series of
+            transient runs of this problem), or one.
         unknowns: :class:`Constants` / :class:`Field` blocks (or one).
     """
 
     def __init__(self, problem, experiments, unknowns):
         self.problem = problem
-        self.experiments = [experiments] if isinstance(experiments, Experiment) else list(experiments)
+        kinds = (Experiment, TransientExperiment)
+        self.experiments = [experiments] if isinstance(experiments, kinds) else list(experiments)
         self.blocks = [unknowns] if isinstance(unknowns, (Constants, Field)) else list(unknowns)
-        if not self.experiments or not all(isinstance(e, Experiment) for e in self.experiments):
-            raise InputError("experiments must be Experiment objects (one solve and its observations each)")
+        if not self.experiments or not all(isinstance(e, kinds) for e in self.experiments):
+            raise InputError("experiments must be Experiment objects (one solve and its observations each) or "
+                             "TransientExperiment objects (a transient run and its sensor time series)")
+        for e in self.experiments:
+            if isinstance(e, TransientExperiment) and e.transient.problem is not problem:
+                raise InputError(f"transient experiment {e.name!r} runs another problem than the calibration's")
         if not self.blocks or not all(isinstance(b, (Constants, Field)) for b in self.blocks):
             raise InputError("unknowns must be Constants / Field blocks")
         names = [n for b in self.blocks for n in b.names]
@@ -98,10 +106,12 @@ class Calibration:
                 raise InputError(f"experiment {e.name!r} overrides unknowns {sorted(clash)}")
         self.names = names
         self.offsets = np.cumsum([0] + [b.size for b in self.blocks])
-        self.functionals = [_ExperimentMisfit(e) for e in self.experiments]
+        self.steady = [e for e in self.experiments if isinstance(e, Experiment)]
+        self.transient = [e for e in self.experiments if isinstance(e, TransientExperiment)]
+        self.functionals = [_ExperimentMisfit(e) for e in self.steady]
         self.counts = SolveCounts()
         self._point = None            # (m bytes, states)
-        self._warm = [None] * len(self.experiments)
+        self._warm = [None] * len(self.steady)
         self._gn_kernels = {}
 
     # -- the vector of unknowns ---------------------------------------------------------------
@@ -146,14 +156,14 @@ class Calibration:
 
     # -- states -----------------------------------------------------------------------------------
     def states(self, m):
-        """Every experiment's converged state at m (solved once per m, warm-started)."""
+        """Every steady experiment's converged state at m (solved once per m, warm-started)."""
         m = np.asarray(m, dtype=np.float64)
         key = m.tobytes()
         if self._point is not None and self._point[0] == key:
             return self._point[1]
         unknowns = self.parameters(m)
         states = []
-        for i, e in enumerate(self.experiments):
+        for i, e in enumerate(self.steady):
             options = dict(e.solve_options)
             if self._warm[i] is not None and "initial" not in options:
                 options["initial"] = self.problem.space.as_field(self._warm[i])
@@ -170,14 +180,20 @@ class Calibration:
 
     # -- value and gradient -----------------------------------------------------------------------
     def residuals(self, m) -> list:
-        """Whitened residuals ρ_e ``(k_e,)`` per experiment at m."""
+        """Whitened residuals ρ_e ``(k_e,)`` per experiment at m (steady ones first)."""
         X = jnp.asarray(self.problem.mesh.points)
-        return [np.asarray(f.residual(self.problem, jnp.asarray(s.u), s.params, X))
-                for f, s in zip(self.functionals, self.states(m))]
+        steady = [np.asarray(f.residual(self.problem, jnp.asarray(s.u), s.params, X))
+                  for f, s in zip(self.functionals, self.states(m))]
+        unknowns = self.parameters(m)
+        return steady + [e.residuals(unknowns) for e in self.transient]
 
     def misfit(self, m) -> float:
         """Σ_e ½ |ρ_e|²."""
-        return float(sum(0.5 * np.sum(r * r) for r in self.residuals(m)))
+        X = jnp.asarray(self.problem.mesh.points)
+        steady = sum(0.5 * float(np.sum(np.asarray(f.residual(self.problem, jnp.asarray(s.u), s.params, X)) ** 2))
+                     for f, s in zip(self.functionals, self.states(m)))
+        unknowns = self.parameters(m) if self.transient else None
+        return float(steady + sum(e.misfit(unknowns) for e in self.transient))
 
     def prior_cost(self, m) -> float:
         return float(sum(b.prior_cost(mb) for b, mb in self.parts(m)))
@@ -195,6 +211,13 @@ class Calibration:
             self.counts.linear_solves += 1
             value += g.value
             total += self._physical_vector(g.grads)
+        unknowns = self.parameters(m)
+        for e in self.transient:
+            misfit, grads = e.gradient(unknowns, self.names)
+            self.counts.state_solves += 1          # a forward run (and one adjoint run)
+            self.counts.linear_solves += 1
+            value += misfit
+            total += self._physical_vector(grads)
         return value, total
 
     def cost_and_gradient(self, m):
@@ -228,6 +251,8 @@ class Calibration:
         (``"full"``) Hessian, plus the prior's when ``prior``."""
         if kind not in ("gauss-newton", "full"):
             raise InputError(f"kind must be 'gauss-newton' or 'full', got {kind!r}")
+        if kind == "full" and self.transient:
+            raise InputError("the full Hessian of a transient experiment is not available: use kind='gauss-newton'")
         v = np.asarray(v, dtype=np.float64)
         if v.shape != (self.n,):
             raise InputError(f"v must have shape ({self.n},), got {v.shape}")
@@ -242,6 +267,10 @@ class Calibration:
                 hp += self._physical_vector(hessian_vector_product_at_state(f, self.problem, state, direction,
                                                                             self.names))
                 self.counts.linear_solves += 3
+        unknowns = self.parameters(m) if self.transient else None
+        for e in self.transient:
+            hp += self._physical_vector(e.gauss_newton(unknowns, direction, self.names))
+            self.counts.state_solves += 2          # a tangent run and an adjoint run
         out = d * hp
         if kind == "full":
             _, g_p = self.misfit_gradient_physical(m)

@@ -26,16 +26,19 @@ def log_posterior(calibration):
     if not all(isinstance(b, Constants) for b in calibration.blocks):
         raise InputError("log_posterior is for calibrations of global constants (Constants blocks); a field's "
                          "posterior is approximated by low_rank_laplace")
+    if calibration.transient:
+        raise InputError("log_posterior covers steady experiments; a transient experiment has no differentiable "
+                         "JAX solve here (use find_map and laplace)")
     problem = calibration.problem
     X = jnp.asarray(problem.mesh.points)
     blocks = [(b, int(calibration.offsets[i]), int(calibration.offsets[i + 1]))
               for i, b in enumerate(calibration.blocks)]
-    for e in calibration.experiments:
+    for e in calibration.steady:
         if e.solve_options:
             raise InputError(f"experiment {e.name!r} has solve_options {sorted(e.solve_options)}: the differentiable "
                              "solve takes none (a problem that needs load steps from rest cannot be sampled this way)")
     fixed = [{name: jnp.asarray(np.asarray(getattr(v, "values", v), dtype=np.float64))
-              for name, v in e.params.items()} for e in calibration.experiments]
+              for name, v in e.params.items()} for e in calibration.steady]
 
     def value(theta):
         theta = jnp.asarray(theta, dtype=jnp.float64)
@@ -47,7 +50,7 @@ def log_posterior(calibration):
             r = m - block.mean
             log_prior = log_prior - 0.5 * block.strength * r @ (block.precision @ r)
         log_likelihood = 0.0
-        for experiment, functional, overrides in zip(calibration.experiments, calibration.functionals, fixed):
+        for experiment, functional, overrides in zip(calibration.steady, calibration.functionals, fixed):
             params = {**overrides, **unknowns}
             u = solve(problem, params, on_failure="nan")    # a failed solve: a rejected proposal
             rho = functional.residual(problem, u, {**problem.params, **params}, X)

@@ -242,6 +242,24 @@ class SensorMisfit(TrajectoryFunctional):
         self.problem, self.points, self.times = problem, points, sample_times
         self.observations, self.sigma = data, np.array(sigma)
 
+    def predictions(self, times, states) -> np.ndarray:
+        """What the sensors read ``(sample times, sensors)`` from full states ``states[k]``
+        ``(n_dofs,)`` at the levels ``times`` (linear in the states: also maps tangents)."""
+        evaluator = _SensorEvaluator(self, np.asarray(times, dtype=np.float64))
+        for k, u in enumerate(states):
+            evaluator.observe(k, np.asarray(u), None)
+        return evaluator.predicted
+
+    def with_observations(self, observations) -> "SensorMisfit":
+        """The same sensors, times and noise with other observations ``(s, m)``."""
+        observations = np.asarray(observations, dtype=np.float64)
+        if observations.shape != self.observations.shape:
+            raise InputError(f"observations must have shape {self.observations.shape}, got {observations.shape}")
+        other = object.__new__(SensorMisfit)
+        other.__dict__.update(self.__dict__)
+        other.observations = observations
+        return other
+
     def start(self, setup, *, deferred: bool = False):
         if setup.problem.problem is not self.problem:
             raise InputError("this sensor_misfit was made for another problem")

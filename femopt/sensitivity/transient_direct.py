@@ -21,7 +21,7 @@ from .element_products import residual_products
 from .state import COORDINATES, PRESCRIBED, unwrap
 from .transient_levels import CAPACITY, INITIAL, capacity_products, transient_names
 
-__all__ = ["transient_directional_derivative"]
+__all__ = ["transient_directional_derivative", "transient_tangent"]
 
 
 def _direction(setup, names, direction):
@@ -52,21 +52,12 @@ def _direction(setup, names, direction):
     return out
 
 
-def transient_directional_derivative(functional, transient, direction: dict, *, times=None, t_end=None,
-                                     steps=None, initial, loads=None, prescribed=None, params=None):
-    """``(J, dJ)``: a trajectory functional and its derivative along ``direction``, by
-    the tangent-linear model forward in time (all states kept).
-
-    Args:
-        functional: a trajectory functional (as for :func:`transient_gradient`).
-        transient: the :class:`~femopt.TransientProblem`.
-        direction: ``{name: perturbation}`` with the names and shapes of
-            :func:`transient_gradient`'s gradients (a parameter given in ``loads`` one
-            perturbation per level).
-        times ... params: the run, as for :meth:`TransientProblem.solve`.
-    """
-    if not isinstance(functional, TrajectoryFunctional):
-        raise InputError(f"expected a trajectory functional, got {type(functional).__name__}")
+def transient_tangent(transient, direction: dict, *, times=None, t_end=None, steps=None, initial, loads=None,
+                      prescribed=None, params=None):
+    """The tangent-linear model of a run along ``direction``: ``(setup, U, dU, dparams)``
+    with the full states ``U[k]`` and their derivatives ``dU[k]`` ``(n_dofs,)`` at every
+    level, and ``dparams(k)`` the direction's parameters at level k (names and shapes as
+    for :func:`transient_directional_derivative`)."""
     if not isinstance(direction, dict) or not direction:
         raise InputError("direction must be a non-empty dict: name → perturbation")
     names = transient_names(transient, list(direction))
@@ -77,9 +68,6 @@ def transient_directional_derivative(functional, transient, direction: dict, *, 
     part, theta, n = problem.partition, stepper.theta, setup.n_steps
     run = stepper.run(setup.u0_free)
     U = [setup.full(k, run.states[k]) for k in range(n + 1)]
-    evaluator = functional.start(setup)
-    for k in range(n + 1):
-        evaluator.observe(k, U[k], data.parameters(k))
     products = residual_products(problem)
     capacity = capacity_products(transient)
     dX = d.get(COORDINATES)
@@ -119,6 +107,32 @@ def transient_directional_derivative(functional, transient, direction: dict, *, 
         dU[part.free] = du
         carried = own + K @ du
         dUs.append(dU)
+    return setup, U, dUs, dparams
+
+
+def transient_directional_derivative(functional, transient, direction: dict, *, times=None, t_end=None,
+                                     steps=None, initial, loads=None, prescribed=None, params=None):
+    """``(J, dJ)``: a trajectory functional and its derivative along ``direction``, by
+    the tangent-linear model forward in time (all states kept).
+
+    Args:
+        functional: a trajectory functional (as for :func:`transient_gradient`).
+        transient: the :class:`~femopt.TransientProblem`.
+        direction: ``{name: perturbation}`` with the names and shapes of
+            :func:`transient_gradient`'s gradients (a parameter given in ``loads`` one
+            perturbation per level).
+        times ... params: the run, as for :meth:`TransientProblem.solve`.
+    """
+    if not isinstance(functional, TrajectoryFunctional):
+        raise InputError(f"expected a trajectory functional, got {type(functional).__name__}")
+    setup, U, dUs, dparams = transient_tangent(transient, direction, times=times, t_end=t_end, steps=steps,
+                                               initial=initial, loads=loads, prescribed=prescribed, params=params)
+    n, data = setup.n_steps, setup.data
+    dX = direction.get(COORDINATES)
+    dX = None if dX is None else np.asarray(dX, dtype=np.float64)
+    evaluator = functional.start(setup)
+    for k in range(n + 1):
+        evaluator.observe(k, U[k], data.parameters(k))
     dJ = 0.0
     for k in range(n + 1):
         dJ_du, dJ_dp, dJ_dX = evaluator.partials(k, U[k], data.parameters(k))

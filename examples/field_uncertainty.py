@@ -48,28 +48,27 @@ experiments (``PointData`` with their σ).
     The grid also gives the held-out misfit, against which the bilevel optimum is
     checked.
 
-Results (seeded; full, small in brackets). (1) Relative L2 error of the MAP ln k 0.551
-(0.575) against 1 for the prior mean; misfit per datum 0.49 (0.53) — below 1, as it
-should be when the fit spends about half the data on informed directions; 28 (28) of
-the 58 eigenvalues above 1 (the largest 1.1e4, the 58th 1.5e-3); posterior std of
-ln k 0.31 (0.43) on average near the sensors, 0.47 (0.59) far from them, against a prior
-std of 0.53 (0.63; the discrete prior's variance is high on coarse meshes and near the
-boundary); the truth within ±2 std at 97 % (99 %) of the nodes. The std is lowest near
-the cold edge, and stays high along the insulated right edge even at the sensors there:
-where little heat flows, T says little about k. (2) Low-rank posterior at 1089 and 4225
-nodes (169 and 625 small): 136 Hessian products and 544 linear solves at both, 28 and 28
-eigenvalues above 1 (28 and 28), eigenvalues equal to 2 digits; a dense Hessian would
-take 1089 and 4225 products. The MAP searches took 185 and 274 Hessian products (19 and
-8 Newton-CG iterations). (3) Bilevel α = 6.3 (6.5) in 4 (5) evaluations, each
-conjugate-gradient solve about 150 Hessian products (30-50 small: it is not
-preconditioned by the prior, so unlike the eigensolver it grows with the mesh);
-discrepancy principle α = 5.0 (4.5); L-curve corner α = 3.2 (10; the half-decade grid is
-coarse and the curve has no sharp corner); the held-out misfit on the grid is lowest at
-3.2 (10) and flat from 3 to 10, the bilevel optimum below every grid value. The three
-agree within a factor 2 (3), all above the α = 1 the truth was drawn at (one draw of
-truth and noise, 18 held-out data); the ln k error is 0.58-0.60 at all of them and 0.57
-at α = 1 — it hardly depends on α between 1 and 10. About 75 s (28 s small) on 2 cores,
-a third of it at 64 x 64 (mostly the exact prior variance there: one solve per node).
+Results (seeded, full size). (1) Relative L2 error of the MAP ln k 0.54 against 1 for
+the prior mean; misfit per datum 0.49 — below 1, as it should be when the fit spends
+about half the data on informed directions; 28 of the 58 eigenvalues above 1 (the
+largest 1.1e4, the 58th 1.6e-3); posterior std of ln k 0.28 on average near the
+sensors, 0.44 far from them, against a prior std of 0.51 (the discrete prior's variance
+is high near the boundary); the truth within ±2 std at 96 % of the nodes. The std is
+lowest near the cold edge, and stays high along the insulated right edge even at the
+sensors there: where little heat flows, T says little about k. (2) Low-rank posterior
+at 1089 and 4225 nodes (169 and 625 small): 136 Hessian products and 544 linear solves
+at both, 28 and 28 eigenvalues above 1, eigenvalues equal to 2 digits; a dense Hessian
+would take 1089 and 4225 products. The MAP searches took 138 and 80 Hessian products (9
+and 6 Newton-CG iterations; the second starts from the coarse MAP point). (3) Bilevel
+α = 6.3 in 4 evaluations, each conjugate-gradient solve 23-42 Hessian products (CG
+preconditioned by the prior's covariance); discrepancy principle α = 5.0; L-curve corner
+α = 3.2 (the half-decade grid is coarse and the curve has no sharp corner); the
+held-out misfit on the grid is lowest at 3.2 and flat from 3 to 10, the bilevel optimum
+below every grid value. The three agree within a factor 2, all above the α = 1 the truth
+was drawn at (one draw of truth and noise, 18 held-out data); the ln k error is
+0.58-0.60 at all of them and 0.57 at α = 1 — it hardly depends on α between 1 and 10.
+About 36 s (under 30 s small) on 2 cores, a third of it at 64 x 64 (mostly the exact
+prior variance there: one solve per node).
 
 Run:  python examples/field_uncertainty.py   (FEMOPT_EXAMPLE_SIZE=small: 12 x 12 and 24 x 24)
 Writes femopt-output/field_uncertainty.vtu (true and MAP ln k and k, posterior and

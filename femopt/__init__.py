@@ -10,6 +10,8 @@ One obvious entry point per concept:
 * gradient:  :func:`gradient` / :func:`value_and_grad` of a ``femopt.functionals`` functional
              (adjoint), :func:`solve` inside ``jax.grad``, :func:`taylor_test` to verify;
              :func:`transient_gradient` of a transient run (checkpoints :class:`Revolve`)
+* calibrate: ``femopt.calibration`` — parameters from data with priors, MAP point,
+             Laplace posterior (dense or low rank), NUTS, prior strength
 * output:    ``femopt.mesh.write`` (VTU and everything meshio writes)
 
 Importing femopt switches JAX to float64 (``jax_enable_x64``); see ``femopt._config``.
@@ -35,7 +37,7 @@ from .solvers.newton import NewtonOptions  # noqa: E402
 __version__ = "0.1.0"
 
 # Subpackages that pull in heavy dependencies (pyvista, optimizers) load on first use.
-_LAZY = ("viz", "design", "optimize", "benchmarks")
+_LAZY = ("viz", "design", "optimize", "calibration", "benchmarks")
 
 
 def __getattr__(name):
@@ -54,6 +56,6 @@ __all__ = [
     "FemoptError", "InputError", "MeshError", "ParameterError", "CheckpointError",
     "ResourceError", "SolverError", "SingularMatrixError", "NewtonError",
     "SingularJacobianError", "InternalError", "FemoptWarning",
-    "viz", "design", "optimize", "benchmarks",
+    "viz", "design", "optimize", "calibration", "benchmarks",
     "__version__",
 ]

@@ -20,7 +20,7 @@ DOCS = Path(__file__).resolve().parent
 OUT = DOCS / "_build"
 PACKAGES = ["femopt", "femopt.mesh", "femopt.fem", "femopt.physics", "femopt.assembly",
             "femopt.solvers", "femopt.functionals", "femopt.sensitivity", "femopt.design",
-            "femopt.optimize", "femopt.viz", "femopt.benchmarks"]
+            "femopt.optimize", "femopt.calibration", "femopt.viz", "femopt.benchmarks"]
 STYLE = ("body{font-family:sans-serif;max-width:60rem;margin:2rem auto;line-height:1.45}"
          "pre,code{background:#f4f4f4}pre{padding:.6rem;overflow-x:auto}"
          "nav a{margin-right:1rem}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.2rem .5rem}")

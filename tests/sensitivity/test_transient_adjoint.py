@@ -247,3 +247,24 @@ def test_jax_grad_through_a_transient_solve():
     np.testing.assert_allclose(g["source"], reference["heat_source"], rtol=1e-10, atol=1e-15)
     jitted = jax.jit(jax.grad(objective))(x0)
     np.testing.assert_allclose(jitted["log_k"], g["log_k"], rtol=1e-13)
+
+
+@pytest.mark.parametrize("nonlinear", [False, True])
+def test_steps_of_different_sizes(nonlinear):
+    """Uneven time levels (a linear run keeps one factorization per step size; the adjoint
+    solves with the matching one): Taylor rate 2 and the revolve gradient bitwise equal."""
+    mesh, problem, capacity = heat_problem(nonlinear)
+    tp = fo.TransientProblem(problem, capacity=capacity, theta=0.5)
+    times = np.concatenate([np.linspace(0.0, 0.1, 6), np.linspace(0.1, 0.5, 5)[1:], [0.55, 0.7]])
+    run = dict(times=times, initial=1.0, loads={"heat_source": lambda t: 2.0 + t})
+    J = time_integral(mean(problem)) + sensor_misfit(problem, [[0.6, 0.3]], [0.33, 0.6], [[1.0], [1.1]], sigma=0.1)
+    g = fo.transient_gradient(J, tp, wrt=["k", "capacity"], **run)
+    again = fo.transient_gradient(J, tp, wrt=["k", "capacity"], checkpoints=fo.Revolve(3), **run)
+    assert np.array_equal(g["k"], again["k"]) and np.array_equal(g["capacity"], again["capacity"])
+    k0 = problem.params["k"].values
+    dk = 0.3 * RNG.standard_normal(k0.shape)
+
+    def value(k):
+        return fo.transient_gradient(J, tp, wrt=[], params={"k": fo.cell_field(k)}, **run).value
+
+    assert taylor_test(value, k0, dk, g["k"], h0=0.1).passed

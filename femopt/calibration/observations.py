@@ -17,6 +17,7 @@ made on it.
 """
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
 
@@ -71,14 +72,15 @@ class NoiseModel:
         return self.sigma * xi if self.cholesky is None else self.cholesky @ xi
 
 
-class _Data:
+class _Data(ABC):
     """The shared part: data vector, noise model, whitened residual."""
 
     noise: NoiseModel
     values: np.ndarray
 
-    def predict(self, problem, u, params, X):  # pragma: no cover - interface
-        raise NotImplementedError
+    @abstractmethod
+    def predict(self, problem, u, params, X):
+        """The predicted values in JAX."""
 
     def residual(self, problem, u, params, X):
         """The whitened residual ``ρ`` ``(k,)`` in JAX."""

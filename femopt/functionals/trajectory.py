@@ -19,6 +19,8 @@ against sensor time series. They add and scale like steady functionals:
 """
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
+
 import numpy as np
 import scipy.sparse as sp
 
@@ -31,16 +33,16 @@ __all__ = ["TrajectoryFunctional", "TimeFunctional", "SensorMisfit", "time_integ
            "final_value", "time_weighted", "time_peak", "sensor_misfit"]
 
 
-class TrajectoryFunctional:
+class TrajectoryFunctional(ABC):
     """A scalar output of a transient run. :meth:`start` returns a fresh evaluator for
     one run (so one functional object serves many runs, and nothing of a run is kept on
     it); see the module docstring for the protocol."""
 
-    def start(self, setup, *, deferred: bool = False) -> "_Evaluator":  # pragma: no cover - interface
+    @abstractmethod
+    def start(self, setup, *, deferred: bool = False) -> "_Evaluator":
         """A fresh evaluator for one run. ``deferred``: the caller will ask for the
         partials of every level (an adjoint), so a level's value may be taken from them
         instead of being evaluated when observed."""
-        raise NotImplementedError
 
     def __add__(self, other):
         if not isinstance(other, TrajectoryFunctional):
@@ -58,21 +60,23 @@ class TrajectoryFunctional:
         return self + (-1.0) * other
 
 
-class _Evaluator:
+class _Evaluator(ABC):
     """One run's evaluation. ``observe`` each level once in order, then ``value()``, then
     ``partials(k, ...)`` in any order (the adjoint asks n, n-1, …, 0)."""
 
+    @abstractmethod
     def observe(self, k: int, u: np.ndarray, params: dict) -> None:
-        raise NotImplementedError
+        """Level k of the forward sweep: the full state and the level's parameters."""
 
+    @abstractmethod
     def value(self) -> float:
-        raise NotImplementedError
+        """J, once every level was observed (or, deferred, every partial taken)."""
 
+    @abstractmethod
     def partials(self, k: int, u: np.ndarray, params: dict, *, parameters=True, coordinates=True):
         """``(∂J/∂u_k (n_dofs,) or None, {name: ∂J/∂p_k}, ∂J/∂X (n_nodes, dim) or None)``;
         None (or an absent name) means zero; ``parameters`` / ``coordinates`` False: those
         parts are not wanted."""
-        raise NotImplementedError
 
 
 # -- a steady functional aggregated over the time levels -------------------------------------

@@ -32,7 +32,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from ..assembly.parameters import CELL, NODE, cell_field, nodal_field
-from ..errors import InputError, NewtonError, ParameterError
+from ..errors import InputError, NewtonError, ParameterError, SolverError
 from ..functionals.compiled import same_params
 from .element_products import residual_products
 
@@ -122,8 +122,19 @@ def _make_solve(problem_ref, n_dofs, kinds, on_failure="raise"):
 
     def backward_host(u, p, ubar):
         problem = problem_ref()
-        if not np.isfinite(u).all():                 # a failed solve (on_failure="nan")
-            return {k: np.full(np.shape(v), np.nan) for k, v in p.items()}
+        failed = {k: np.full(np.shape(v), np.nan) for k, v in p.items()}
+        if on_failure == "nan" and not (np.isfinite(u).all() and np.isfinite(ubar).all()):
+            return failed                            # a failed solve, or a cotangent that overflowed
+        if on_failure == "nan":
+            try:
+                return adjoint(u, p, ubar)
+            except (NewtonError, ParameterError, SolverError, InputError) as error:
+                _log.info("adjoint failed (on_failure='nan': NaN gradient): %s", str(error).splitlines()[0])
+                return failed
+        return adjoint(u, p, ubar)
+
+    def adjoint(u, p, ubar):
+        problem = problem_ref()
         params = _host_params(problem, p, kinds)
         state = problem.state
         if state is None or not state.converged or not np.array_equal(state.u, u) or not same_params(state.params, params):

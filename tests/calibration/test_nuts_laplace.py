@@ -3,6 +3,7 @@ solve: equal to the calibration's own cost and gradient (default run); sampled b
 its mean and standard deviations agree with the Laplace approximation within Monte Carlo
 error on a mildly nonlinear two-constant problem (slow)."""
 import jax
+import jax.numpy as jnp
 import numpy as np
 import pytest
 
@@ -42,6 +43,10 @@ def test_the_jax_log_posterior_is_the_calibration_cost():
     assert np.isfinite(np.asarray(fo.solve(linear, {"k": 2.0}, on_failure="nan"))).all()
     with pytest.raises(Exception, match="k"):
         fo.solve(linear, {"k": -1.0})
+    # a cotangent that overflows: a NaN gradient, not an exception from the adjoint solve
+    value, gradient = jax.value_and_grad(
+        lambda k: jnp.sum(fo.solve(linear, {"k": k}, on_failure="nan") ** 2) * 1e308 * 10)(1.0)
+    assert np.isnan(float(gradient))
 
 
 @pytest.mark.slow

@@ -113,6 +113,7 @@ class Calibration:
         self._point = None            # (m bytes, states)
         self._warm = [None] * len(self.steady)
         self._gn_kernels = {}
+        self._gradient = None         # (m bytes, misfit, ∂misfit/∂p)
 
     # -- the vector of unknowns ---------------------------------------------------------------
     @property
@@ -203,7 +204,11 @@ class Calibration:
         return self.misfit(m) + self.prior_cost(m)
 
     def misfit_gradient_physical(self, m):
-        """``(misfit, ∂misfit/∂p)`` with the gradient as a vector over the blocks."""
+        """``(misfit, ∂misfit/∂p)`` with the gradient as a vector over the blocks (kept for
+        the last m: a full Hessian product at the point reuses it)."""
+        key = np.asarray(m, dtype=np.float64).tobytes()
+        if self._gradient is not None and self._gradient[0] == key:
+            return self._gradient[1], self._gradient[2].copy()
         states = self.states(m)
         value, total = 0.0, np.zeros(self.n)
         for f, state in zip(self.functionals, states):
@@ -218,6 +223,7 @@ class Calibration:
             self.counts.linear_solves += 1
             value += misfit
             total += self._physical_vector(grads)
+        self._gradient = (key, value, total.copy())
         return value, total
 
     def cost_and_gradient(self, m):

@@ -54,6 +54,15 @@ def _gradient(what, gradient, n):
     return gradient.reshape(n)
 
 
+def _pair(out, what):
+    """``(value, gradient)`` from what a user's function returned, or InputError saying so."""
+    if isinstance(out, (tuple, list)) and len(out) == 2:
+        return out
+    kind = f"a {type(out).__name__}" + (f" of length {len(out)}" if isinstance(out, (tuple, list)) else "")
+    raise InputError(f"{what} must return (value, gradient), got {kind}; for a function of x alone, give "
+                     "its gradient too (e.g. with jax.value_and_grad, or femopt.sensitivity.ReducedFunctional)")
+
+
 def evaluate(fun, constraints, x, n) -> Evaluation:
     """Objective and constraints at ``x``, checked.
 
@@ -61,11 +70,11 @@ def evaluate(fun, constraints, x, n) -> Evaluation:
         InputError: a gradient has the wrong length.
         OptimizationError: a value or gradient entry is not finite (names the entries).
     """
-    f, df = fun(x)
+    f, df = _pair(fun(x), "the objective")
     df = _gradient("objective", df, n)
     values, grads = [], []
     for i, g in enumerate(constraints):
-        gv, dg = g(x)
+        gv, dg = _pair(g(x), f"constraint {i}")
         values.append(float(gv))
         grads.append(_gradient(f"constraint {i}", dg, n))
     ev = Evaluation(float(f), df, np.array(values), np.array(grads).reshape(len(constraints), n))

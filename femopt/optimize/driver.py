@@ -63,6 +63,22 @@ class OptimizeResult:
     history: History
     message: str
 
+    def __repr__(self) -> str:
+        g = f", max constraint {float(np.max(self.constraints)):.3g}" if np.size(self.constraints) else ""
+        return (f"OptimizeResult({self.status}: objective {self.fun:.6g}{g}, {self.iterations} iterations, "
+                f"{self.x.size} variables; {self.message})")
+
+
+def _as_objective(f, what):
+    """``x -> (value, gradient)``: the function itself, or the ``value_and_grad`` of an
+    object that has one (``femopt.sensitivity.ReducedFunctional``)."""
+    if callable(getattr(f, "value_and_grad", None)):
+        return f.value_and_grad
+    if not callable(f):
+        raise InputError(f"{what} must be a function x -> (value, gradient) or an object with value_and_grad(x), "
+                         f"got {type(f).__name__}")
+    return f
+
 
 def _as_design(x0) -> np.ndarray:
     x0 = np.asarray(x0, dtype=np.float64).ravel().copy()
@@ -156,7 +172,8 @@ def minimize(fun: Callable, x0, *, constraints: Sequence[Callable] = (), bounds=
     """
     x0 = _as_design(x0)
     n = x0.size
-    constraints = list(constraints)
+    fun = _as_objective(fun, "fun")
+    constraints = [_as_objective(g, f"constraint {i}") for i, g in enumerate(constraints)]
     m = len(constraints)
     lower, upper = _as_bounds(bounds, n)
     if max_iterations < 1:

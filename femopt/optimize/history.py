@@ -41,6 +41,13 @@ class History:
     def __len__(self) -> int:
         return len(self.records)
 
+    def __repr__(self) -> str:
+        if not self.records:
+            return f"History(0 iterations, {self.n_constraints} constraint(s))"
+        f = self.objective
+        return (f"History({len(self)} iterations, {self.n_constraints} constraint(s), objective {f[0]:.6g} -> "
+                f"{f[-1]:.6g}, last change {self.change[-1]:.3g}, {float(np.sum(self.seconds)):.1f} s)")
+
     def _column(self, k):
         return np.array([r[k] for r in self.records], dtype=np.float64)
 

@@ -25,7 +25,8 @@ def history_arrays(history) -> dict[str, np.ndarray]:
     (n_iterations,)``; absent keys are left out (``iteration`` defaults to 0, 1, ...).
 
     Args:
-        history: a mapping of sequences ``{"objective": [...], "constraints": [[g0, g1],
+        history: ``minimize``'s :class:`~femopt.optimize.History` (or its result), a
+            mapping of sequences ``{"objective": [...], "constraints": [[g0, g1],
             ...], "change": [...]}`` or a sequence of per-iteration mappings
             ``[{"objective": f, "constraints": [g0, g1], "change": c}, ...]``; a
             constraint may be a single number per iteration. Other keys are ignored.
@@ -34,6 +35,10 @@ def history_arrays(history) -> dict[str, np.ndarray]:
         InputError: none of the three keys, entries of different lengths, or
             constraints with a varying count.
     """
+    if hasattr(getattr(history, "history", None), "as_arrays"):    # an OptimizeResult
+        history = history.history
+    if hasattr(history, "as_arrays"):                                # minimize's History
+        history = history.as_arrays()
     if isinstance(history, Mapping):
         columns = {k: history[k] for k in (*_PANELS, "iteration") if k in history}
     elif isinstance(history, Sequence) and all(isinstance(r, Mapping) for r in history):

@@ -370,3 +370,9 @@ class Problem(LoadMethods):
     def physics_allows_no_supports(self) -> bool:
         """Whether the problem is well posed without supports (a convection boundary)."""
         return bool(self._facet_terms) and any(isinstance(t.load, Convection) for t in self._facet_terms)
+
+    def __repr__(self) -> str:
+        loads = ", ".join(f"{kind} {name!r}" for kind, name, _ in self.loads()) or "no loads"
+        return (f"Problem({type(self.physics).__name__}, {self.mesh.n_cells} {self.mesh.cell_type.name} cells, "
+                f"{self.space.n_dofs} dofs ({self.partition.prescribed.size} prescribed); {loads}; "
+                f"{'solved' if self.state is not None else 'not solved'})")

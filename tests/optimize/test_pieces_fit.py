@@ -41,3 +41,14 @@ def test_short_reprs_and_plot_history_of_a_result(tmp_path):
     fo.viz.plot_history(result.history, screenshot=tmp_path / "a.png")
     fo.viz.plot_history(result, screenshot=tmp_path / "b.png")
     assert (tmp_path / "a.png").stat().st_size > 0 and (tmp_path / "b.png").stat().st_size > 0
+
+
+def test_problem_prints_in_one_line():
+    mesh = fo.mesh.rectangle(size=(1.0, 1.0), shape=(2, 2), cell="quad4")
+    problem = fo.Problem(mesh, fo.physics.HeatConduction(k=1.0))
+    problem.fix("xmin", 0.0)
+    problem.heat_source(1.0)
+    assert repr(problem) == ("Problem(HeatConduction, 4 quad4 cells, 9 dofs (3 prescribed); VolumeLoad "
+                             "'heat_source'; not solved)")
+    problem.solve()
+    assert repr(problem).endswith("; solved)")

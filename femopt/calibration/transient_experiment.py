@@ -63,9 +63,6 @@ class TransientExperiment:
     def _kwargs(self, unknowns):
         return {**self.run, "params": {**self.params, **unknowns}}
 
-    def misfit(self, unknowns) -> float:
-        return transient_gradient(self.data, self.transient, wrt=[], **self._kwargs(unknowns)).value
-
     def gradient(self, unknowns, names):
         """(misfit, {name: ∂misfit/∂p}) by the adjoint backward in time."""
         result = transient_gradient(self.data, self.transient, wrt=names, checkpoints=self.checkpoints,
@@ -82,13 +79,18 @@ class TransientExperiment:
             self._predicted = (key, self.data.predictions(result.times, states))
         return self._predicted[1]
 
+    def _remember(self, unknowns, times, states) -> None:
+        """Keep the readings of states a caller has run anyway (no second forward run)."""
+        self._predicted = (_key(unknowns), self.data.predictions(times, states))
+
     def residuals(self, unknowns) -> np.ndarray:
         """Whitened residuals ``(y − d) / σ``, flattened."""
         return ((self.predictions(unknowns) - self.data.observations) / self.data.sigma).ravel()
 
     def gauss_newton(self, unknowns, direction, names):
         """{name: (Jᵀ Γ⁻¹ J v)} for the physical direction ``direction`` (name → value)."""
-        setup, _, tangents, _ = transient_tangent(self.transient, direction, **self._kwargs(unknowns))
+        setup, states, tangents, _ = transient_tangent(self.transient, direction, **self._kwargs(unknowns))
+        self._remember(unknowns, setup.times, states)      # the tangent run ran the forward states too
         change = self.data.predictions(setup.times, tangents)
         moved = self.data.with_observations(self.predictions(unknowns) - change)
         result = transient_gradient(moved, self.transient, wrt=names, checkpoints=self.checkpoints,

@@ -44,18 +44,33 @@ def main(argv=None) -> int:
     bench = sub.add_parser("bench", help="performance benchmarks", add_help=False)
     bench.add_argument("name", choices=sorted(_BENCHES))
     args, rest = parser.parse_known_args(argv)
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
-                        format="%(name)s: %(message)s")
-    if args.command == "demo":
-        if rest:
-            parser.error(f"unrecognized arguments: {' '.join(rest)}")
-        from .demo import run_demo
+    _configure_logging(args.verbose)
+    try:
+        if args.command == "demo":
+            if rest:
+                parser.error(f"unrecognized arguments: {' '.join(rest)}")
+            from .demo import run_demo
 
-        run_demo(args.out, quick=args.quick)
-        return 0
-    if args.command == "validate":
-        return _delegate("femopt.benchmarks.validate", rest)
-    return _delegate(_BENCHES[args.name], rest)
+            run_demo(args.out, quick=args.quick)
+            return 0
+        if args.command == "validate":
+            return _delegate("femopt.benchmarks.validate", rest)
+        return _delegate(_BENCHES[args.name], rest)
+    except KeyboardInterrupt:
+        sys.stderr.write(f"femopt {args.command}: interrupted (Ctrl-C); files written so far are kept\n")
+        return 130
+
+
+def _configure_logging(verbose: bool) -> None:
+    """All of femopt's INFO records with ``-v``; otherwise its progress lines and warnings."""
+    from ._progress import ProgressFilter
+
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(message)s" if not verbose else "%(name)s: %(message)s"))
+    if not verbose:
+        handler.addFilter(ProgressFilter())
+    logging.basicConfig(level=logging.WARNING, handlers=[handler])
+    logging.getLogger("femopt").setLevel(logging.INFO)
 
 
 if __name__ == "__main__":

@@ -60,6 +60,8 @@ def _mbb(out, quick):
                     screenshot=out / "mbb_design.png")
     viz.plot_history(result.history.as_arrays(), title="MBB beam", constraint_names=["volume"],
                      screenshot=out / "mbb_history.png")
+    if result.status == "interrupted":   # Ctrl-C: the design so far is written, then stop
+        raise KeyboardInterrupt
     return float(result.fun), int(result.iterations), time.perf_counter() - start
 
 

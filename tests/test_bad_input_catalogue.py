@@ -12,11 +12,16 @@ import pytest
 import femopt as fo
 from femopt.design import CellScaledModel, DensityDesign, DensityFilter
 from femopt.design.projection import SIMP
-from femopt.optimize import minimize
+from femopt.optimize import minimize as _minimize
 from femopt.solvers.linear import CGSolver, DirectSolver
 
 SQUARE = np.array([[0.0, 0.0], [1.0, 0.0], [1.0, 1.0], [0.0, 1.0]])
 
+
+
+def minimize(*args, bounds=(0.0, 1.0), **kwargs):
+    """The catalogue's objectives are plain functions of variables in [0, 1]."""
+    return _minimize(*args, bounds=bounds, **kwargs)
 
 def rectangle():
     return fo.mesh.rectangle(size=(2.0, 1.0), shape=(6, 3), cell="quad4")
@@ -103,7 +108,7 @@ def shifted(x):
 
 def written_checkpoint(tmp, n=3, objective=quadratic):
     path = tmp / "run.npz"
-    minimize(objective, np.zeros(n), method="oc" if False else "mma", max_iterations=2, checkpoint=path)
+    minimize(objective, np.zeros(n), method="mma", max_iterations=2, checkpoint=path)
     return path
 
 
@@ -257,6 +262,8 @@ ROWS = {
                                  r"unknown method 'newton'"),
     "minimize: bounds crossed": (lambda t: minimize(quadratic, np.zeros(3), bounds=(1.0, 0.0)), fo.InputError,
                                  r"lower bounds exceed"),
+    "minimize: MMA without bounds": (lambda t: _minimize(quadratic, np.zeros(3)), fo.InputError,
+                                     r"MMA needs finite bounds.*no bounds were given.*bounds=\(0, 1\)"),
     "minimize: no iterations": (lambda t: minimize(quadratic, np.zeros(3), max_iterations=0), fo.InputError,
                                 r"max_iterations must be >= 1, got 0"),
     "minimize: NaN in the start": (lambda t: minimize(quadratic, np.array([0.0, np.nan, 0.5])), fo.InputError,

@@ -62,7 +62,13 @@ class DensityDesign:
     The design vector holds the active cells only (``n_design`` entries, in cell order).
     A design is its own schedule for :func:`femopt.optimize.minimize`
     (``schedule=design``): β follows the continuation by iteration number.
+    Its variables are densities: ``bounds = (0, 1)``, which ``minimize`` takes when an
+    objective or constraint built on this design is given without ``bounds=``, and its
+    :meth:`grey_level` is the progress line's grey column.
     """
+
+    #: bounds of every design variable (a density), for :func:`femopt.optimize.minimize`
+    bounds = (0.0, 1.0)
 
     def __init__(self, mesh, *, filter=None, interpolation=None, projection=None,
                  threshold: float = 0.5, solid=None, void=None):

@@ -22,10 +22,13 @@ from typing import Callable, Sequence
 
 import numpy as np
 
+from .._progress import progress_output
 from ..errors import CheckpointError, InputError
+from .arguments import as_bounds, as_design, as_objective, design_defaults
 from .base import OptimizationError, Optimizer, evaluate, format_ids
 from .checkpoint import Checkpoint, write_checkpoint
-from .history import History, IterationInfo, Reporter, bounded_grey_level
+from .history import History, IterationInfo, Reporter
+from .interrupt import deferred_interrupt, interrupted_message
 from .mma import MMA
 from .oc import OC
 from .resume import check_resume_arguments, function_states, load_function_states, run_fingerprint, start
@@ -69,54 +72,13 @@ class OptimizeResult:
                 f"{self.x.size} variables; {self.message})")
 
 
-def _as_objective(f, what):
-    """``x -> (value, gradient)``: the function itself, or the ``value_and_grad`` of an
-    object that has one (``femopt.sensitivity.ReducedFunctional``)."""
-    if callable(getattr(f, "value_and_grad", None)):
-        return f.value_and_grad
-    if not callable(f):
-        raise InputError(f"{what} must be a function x -> (value, gradient) or an object with value_and_grad(x), "
-                         f"got {type(f).__name__}")
-    return f
-
-
-def _as_design(x0) -> np.ndarray:
-    x0 = np.asarray(x0, dtype=np.float64).ravel().copy()
-    if x0.size == 0:
-        raise InputError("x0 is empty: the design needs at least one variable")
-    bad = np.flatnonzero(~np.isfinite(x0))
-    if bad.size:
-        raise InputError(f"x0 has non-finite entries (NaN or Inf) at ids {format_ids(bad, x0.size)}; give "
-                         "a finite starting design, e.g. design.initial(volume_fraction)")
-    return x0
-
-
-def _as_bounds(bounds, n):
-    lower, upper = bounds if bounds is not None else (-np.inf, np.inf)
-    out = []
-    for name, value in (("lower", lower), ("upper", upper)):
-        value = np.asarray(value, dtype=np.float64)
-        if value.ndim > 1 or value.size not in (1, n):
-            raise InputError(f"bounds: the {name} bounds have shape {value.shape}, the design x0 has {n} "
-                             f"entries; give a number or an array of shape ({n},)")
-        bad = np.flatnonzero(np.isnan(np.broadcast_to(value, (n,))))
-        if bad.size:
-            raise InputError(f"bounds: the {name} bounds are NaN at ids {format_ids(bad, n)}; give numbers "
-                             "(-inf / inf for no bound)")
-        out.append(np.broadcast_to(value, (n,)).copy())
-    lower, upper = out
-    crossed = np.flatnonzero(lower > upper)
-    if crossed.size:
-        raise InputError(f"bounds: some lower bounds exceed their upper bounds, at ids {format_ids(crossed, n)}")
-    return lower, upper
-
-
-def minimize(fun: Callable, x0, *, constraints: Sequence[Callable] = (), bounds=(0.0, 1.0),
+def minimize(fun: Callable, x0, *, constraints: Sequence[Callable] = (), bounds=None,
              method: str | Optimizer = "mma", max_iterations: int = 200, tol_change: float = 0.01,
              tol_objective: float | None = None, tol_feasibility: float = 1e-3,
              callback: Callable | None = None, schedule=None, grey_level: Callable | None = None,
              checkpoint=None, resume: bool | str = False, check_fingerprint: bool = True,
-             report_every: int = 1, raise_on_failure: bool = True, options: dict | None = None) -> OptimizeResult:
+             report_every: int = 1, verbose: bool | None = None, raise_on_failure: bool = True,
+             options: dict | None = None) -> OptimizeResult:
     """Minimize ``fun`` subject to ``g_i(x) ≤ 0`` and bounds.
 
     Args:
@@ -124,7 +86,10 @@ def minimize(fun: Callable, x0, *, constraints: Sequence[Callable] = (), bounds=
         x0: starting design ``(n,)``, finite (ignored when resuming from a checkpoint).
         constraints: callables ``x -> (g, ∇g)``, each meaning g(x) ≤ 0; optional
             ``.value(x)`` without gradient (OC bisects on it).
-        bounds: ``(lower, upper)``, numbers or arrays ``(n,)`` (no NaN).
+        bounds: ``(lower, upper)``, numbers or arrays ``(n,)`` (no NaN; ±inf for none).
+            Not given: the bounds the variables declare — ``(0, 1)`` when the objective
+            or a constraint is built on a :class:`~femopt.design.DensityDesign` (logged);
+            otherwise none. OC and MMA need finite bounds and ask for them.
         method: ``"oc"``, ``"mma"``, an :class:`Optimizer` instance (``OC(move=0.1)``), or
             one of SciPy's ``"L-BFGS-B"`` (bounds only), ``"SLSQP"``, ``"trust-constr"``.
         max_iterations: total iterations, counted across resumes.
@@ -142,8 +107,9 @@ def minimize(fun: Callable, x0, *, constraints: Sequence[Callable] = (), bounds=
             multipliers), so a resumed run continues exactly. The objective and the
             constraints may do the same (e.g. :class:`~femopt.design.Compliance` keeps
             its model's warm start).
-        grey_level: ``x -> float`` for the history (default: 4 mean(t(1−t)) of x scaled to
-            its bounds).
+        grey_level: ``x -> float`` for the history and the progress line (default: the
+            design's ``grey_level`` when the variables are densities; otherwise none
+            is recorded, NaN in the history).
         checkpoint: a file path: the state is written there after every iteration. Its
             folder is created and checked to be writable before the first iteration, and
             temporary files that a killed write of this checkpoint left are removed.
@@ -158,10 +124,19 @@ def minimize(fun: Callable, x0, *, constraints: Sequence[Callable] = (), bounds=
             a different run raises :class:`~femopt.errors.CheckpointError` listing what
             differs. ``False`` resumes anyway, with a WARNING listing the differences
             (a different design size or number of constraints is always refused).
-        report_every: progress line on ``femopt.optimize`` (INFO) every this many iterations.
+        report_every: a progress line every this many iterations: ``it k/max``,
+            objective, largest constraint, change, grey level, elapsed time and the
+            longest time left (INFO records on ``femopt.optimize``).
+        verbose: show the progress lines on standard error: ``None`` (default) when the
+            script has not configured logging itself, ``True`` always, ``False`` never
+            (the records still go to logging).
         raise_on_failure: raise :class:`OptimizationError` on non-finite values (default)
             or return a result with ``status="failed"``.
         options: SciPy methods only: their ``options`` (tolerances), e.g. ``{"ftol": 1e-10}``.
+
+    Ctrl-C (KeyboardInterrupt) stops the run cleanly: a checkpoint write in progress is
+    completed first, the log says where the checkpoint is and how to resume, and the
+    result returned has ``status="interrupted"`` and the last design.
 
     Raises:
         InputError: bad x0 (non-finite entries, named), bounds (NaN, wrong length,
@@ -170,12 +145,26 @@ def minimize(fun: Callable, x0, *, constraints: Sequence[Callable] = (), bounds=
             missing with ``resume="require"``, or written by a different run.
         OptimizationError: a non-finite value or gradient (entries named).
     """
-    x0 = _as_design(x0)
+    with progress_output(verbose):
+        return _minimize(fun, x0, constraints, bounds, method, max_iterations, tol_change, tol_objective,
+                         tol_feasibility, callback, schedule, grey_level, checkpoint, resume, check_fingerprint,
+                         report_every, raise_on_failure, options)
+
+
+def _minimize(fun, x0, constraints, bounds, method, max_iterations, tol_change, tol_objective, tol_feasibility,
+              callback, schedule, grey_level, checkpoint, resume, check_fingerprint, report_every,
+              raise_on_failure, options):
+    x0 = as_design(x0)
     n = x0.size
-    fun = _as_objective(fun, "fun")
-    constraints = [_as_objective(g, f"constraint {i}") for i, g in enumerate(constraints)]
+    declared_bounds, declared_grey, source = design_defaults([fun, *constraints])
+    if bounds is None and declared_bounds is not None:
+        bounds = declared_bounds
+        _log.info("bounds %s from the design variables of %s", declared_bounds, source)
+    grey = grey_level or declared_grey
+    fun = as_objective(fun, "fun")
+    constraints = [as_objective(g, f"constraint {i}") for i, g in enumerate(constraints)]
     m = len(constraints)
-    lower, upper = _as_bounds(bounds, n)
+    lower, upper = as_bounds(bounds, n)
     if max_iterations < 1:
         raise InputError(f"max_iterations must be >= 1, got {max_iterations}")
     check_resume_arguments(checkpoint, resume, check_fingerprint)
@@ -203,8 +192,8 @@ def minimize(fun: Callable, x0, *, constraints: Sequence[Callable] = (), bounds=
         x, iteration, state, history = _restore(saved, checkpoint, state, schedule, functions, m)
         if saved.meta.get("status") == "converged":
             return _result(x, history, "converged", "already converged in the checkpoint")
-    grey = grey_level or bounded_grey_level(lower, upper)
-    report = Reporter(report_every)
+    grey = grey or (lambda y: float("nan"))
+    report = Reporter(report_every, max_iterations)
     if scipy:
         x, status, message = minimize_scipy(fun, constraints, x, history, lower, upper, method,
                                             max_iterations=max_iterations, options=options, callback=callback,
@@ -213,41 +202,45 @@ def minimize(fun: Callable, x0, *, constraints: Sequence[Callable] = (), bounds=
             raise OptimizationError(message, history)
         if status == "converged" and save is not None:
             save(x, len(history), {}, history, status)
-        return _result(x, history, status, message)
+        if status == "interrupted":
+            message = interrupted_message(len(history), checkpoint)
+        return report.finish(_result(x, history, status, message))
     constraint_values = None
     if constraints and all(hasattr(g, "value") for g in constraints):
         constraint_values = lambda y: np.array([g.value(y) for g in constraints])  # noqa: E731
     status, message = "max_iterations", f"stopped after max_iterations = {max_iterations}"
-    while iteration < max_iterations:
-        t0 = time.perf_counter()
-        if schedule is not None:
-            schedule.set_iteration(iteration)
-        try:
-            ev = evaluate(fun, constraints, x, n)
-            x_next = optimizer.step(iteration, x, ev, lower, upper, state, constraint_values)
-        except OptimizationError as error:
-            error.history = history
-            if raise_on_failure:
-                raise
-            return _result(x, history, "failed", str(error))
-        change = float(np.max(np.abs(x_next - x)))
-        info = IterationInfo(iteration, x, ev.f, ev.g, change, grey(x), time.perf_counter() - t0)
-        history.append(info)
-        report(info)
-        x, iteration = x_next, iteration + 1
-        done, why = _converged(history, ev, schedule, iteration - 1, tol_change, tol_objective, tol_feasibility)
-        if done:
-            status, message = "converged", why
-        if save is not None:
-            save(x, iteration, state, history, status if done else "running")
-        if done:
-            break
-        if callback is not None and callback(info):
-            status, message = "callback", f"stopped by the callback at iteration {info.iteration}"
-            break
-    if status == "max_iterations":
-        _log.warning("optimization %s", message)
-    return _result(x, history, status, message)
+    try:
+        while iteration < max_iterations:
+            t0 = time.perf_counter()
+            if schedule is not None:
+                schedule.set_iteration(iteration)
+            try:
+                ev = evaluate(fun, constraints, x, n)
+                x_next = optimizer.step(iteration, x, ev, lower, upper, state, constraint_values)
+            except OptimizationError as error:
+                error.history = history
+                if raise_on_failure:
+                    raise
+                return report.finish(_result(x, history, "failed", str(error)))
+            change = float(np.max(np.abs(x_next - x)))
+            info = IterationInfo(iteration, x, ev.f, ev.g, change, grey(x), time.perf_counter() - t0)
+            done, why = _converged_after(history, info, ev, schedule, tol_change, tol_objective, tol_feasibility)
+            with deferred_interrupt():   # the iteration is recorded and saved whole, or not at all
+                history.append(info)
+                x, iteration = x_next, iteration + 1
+                if done:
+                    status, message = "converged", why
+                if save is not None:
+                    save(x, iteration, state, history, status if done else "running")
+            report(info)
+            if done:
+                break
+            if callback is not None and callback(info):
+                status, message = "callback", f"stopped by the callback at iteration {info.iteration}"
+                break
+    except KeyboardInterrupt:
+        return report.finish(_result(x, history, "interrupted", interrupted_message(len(history), checkpoint)))
+    return report.finish(_result(x, history, status, message))
 
 
 def _optimizer(method, m, lower, upper) -> Optimizer:
@@ -260,26 +253,30 @@ def _optimizer(method, m, lower, upper) -> Optimizer:
                              f"{list(SCIPY_METHODS)} or pass an Optimizer instance")
         optimizer = STEP_METHODS[key]()
     if not (np.all(np.isfinite(lower)) and np.all(np.isfinite(upper))):
+        which = "no bounds were given" if np.all(~np.isfinite(lower) & ~np.isfinite(upper)) else \
+            f"infinite ones at ids {format_ids(np.flatnonzero(~np.isfinite(upper - lower)), lower.size)}"
         raise InputError(f"{type(optimizer).__name__} needs finite bounds on every variable (its move "
-                         "limits are fractions of upper - lower); got infinite ones")
+                         f"limits are fractions of upper - lower), but {which}: give bounds=(lower, upper), "
+                         "e.g. bounds=(0, 1) for densities, or use method='L-BFGS-B' (no constraints) or "
+                         "'SLSQP' / 'trust-constr' for unbounded variables")
     if optimizer.max_constraints is not None and m > optimizer.max_constraints:
         raise InputError(f"{type(optimizer).__name__} handles at most {optimizer.max_constraints} "
                          f"constraint(s), got {m}; use method='mma'")
     return optimizer
 
 
-def _converged(history, ev, schedule, iteration, tol_change, tol_objective, tol_feasibility):
-    if schedule is not None and not schedule.is_final(iteration):
+def _converged_after(history, info, ev, schedule, tol_change, tol_objective, tol_feasibility):
+    """Whether the run has converged once ``info`` (not yet in ``history``) is recorded."""
+    if schedule is not None and not schedule.is_final(info.iteration):
         return False, ""
     feasible = ev.g.size == 0 or float(np.max(ev.g)) <= tol_feasibility
     if not feasible:
         return False, ""
-    change = history.change[-1]
-    if change <= tol_change:
-        return True, f"max|dx| = {change:.4g} <= {tol_change}"
-    if tol_objective is not None and len(history) > 1:
-        f = history.objective
-        if abs(f[-1] - f[-2]) <= tol_objective * abs(f[-1]):
+    if info.change <= tol_change:
+        return True, f"max|dx| = {info.change:.4g} <= {tol_change}"
+    if tol_objective is not None and len(history):
+        previous = history.objective[-1]
+        if abs(info.objective - previous) <= tol_objective * abs(info.objective):
             return True, f"relative objective change <= {tol_objective}"
     return False, ""
 

@@ -99,14 +99,48 @@ def bounded_grey_level(lower, upper):
     return grey
 
 
-class Reporter:
-    """Logs one line per ``every`` iterations on ``femopt.optimize`` (INFO)."""
+def _clock(seconds: float) -> str:
+    seconds = int(round(seconds))
+    hours, rest = divmod(seconds, 3600)
+    return f"{hours}:{rest // 60:02d}:{rest % 60:02d}" if hours else f"{rest // 60}:{rest % 60:02d}"
 
-    def __init__(self, every: int = 1):
+
+class Reporter:
+    """Progress lines on ``femopt.optimize`` (INFO, marked as progress, see
+    :mod:`femopt._progress`): one every ``every`` iterations, like top88's —
+    ``it k/max``, objective, largest constraint, change, grey level (when known), the
+    elapsed time and the longest time left (the mean of the last ten iterations times
+    the iterations left to ``max_iterations``) — and a last line with the stop reason."""
+
+    def __init__(self, every: int = 1, max_iterations: int | None = None):
         self.every = max(1, int(every))
+        self.max_iterations = max_iterations
+        self.recent: list[float] = []
+        self.elapsed = 0.0
 
     def __call__(self, info: IterationInfo) -> None:
-        if info.iteration % self.every == 0:
-            g = f"  max g {info.constraints.max():+.3e}" if info.constraints.size else ""
-            _log.info("it %4d  f %.6g%s  change %.4f  grey %.3f  (%.3f s)", info.iteration, info.objective,
-                      g, info.change, info.grey_level, info.seconds)
+        self.elapsed += info.seconds
+        self.recent = (self.recent + [info.seconds])[-10:]
+        if info.iteration % self.every:
+            return
+        total = f"/{self.max_iterations}" if self.max_iterations else ""
+        g = f"  max g {info.constraints.max():+.3e}" if info.constraints.size else ""
+        grey = f"  grey {info.grey_level:.3f}" if np.isfinite(info.grey_level) else ""
+        left = ""
+        if self.max_iterations:
+            left = f", <= {_clock(np.mean(self.recent) * max(self.max_iterations - info.iteration - 1, 0))} left"
+        _log.info("it %4d%s  f %.6g%s  change %.4f%s  %s%s", info.iteration, total, info.objective, g,
+                  info.change, grey, _clock(self.elapsed), left, extra={"progress": True})
+
+    def finish(self, result):
+        """Log the stop reason (a WARNING when the run stopped unconverged) and return ``result``."""
+        line = f"optimization {result.status} after {result.iterations} iterations ({_clock(self.elapsed)}): " \
+               f"{result.message}"
+        if result.status == "max_iterations":
+            _log.warning("%s; not converged — raise max_iterations or rerun with checkpoint= and resume=True",
+                         line)
+        elif result.status in ("interrupted", "failed"):
+            _log.warning("%s", line)
+        else:
+            _log.info("%s", line, extra={"progress": True})
+        return result

@@ -21,6 +21,7 @@ import scipy.optimize as so
 
 from .base import OptimizationError, evaluate
 from .history import IterationInfo
+from .interrupt import deferred_interrupt
 
 __all__ = ["minimize_scipy"]
 
@@ -60,11 +61,12 @@ def minimize_scipy(fun, constraints, x, history, lower, upper, method, *, max_it
         change = float(np.max(np.abs(xk - track["previous"])))
         info = IterationInfo(len(history), track["previous"], ev.f, ev.g, change, grey(xk),
                              time.perf_counter() - track["t0"])
-        history.append(info)
+        with deferred_interrupt():   # the iteration is recorded and saved whole, or not at all
+            history.append(info)
+            track["previous"], track["t0"] = xk.copy(), time.perf_counter()
+            if save is not None:
+                save(xk, len(history), {}, history, "running")
         report(info)
-        track["previous"], track["t0"] = xk.copy(), time.perf_counter()
-        if save is not None:
-            save(xk, len(history), {}, history, "running")
         if callback is not None and callback(info):
             track["status"] = ("callback", "stopped by the callback")
             raise StopIteration
@@ -90,5 +92,7 @@ def minimize_scipy(fun, constraints, x, history, lower, upper, method, *, max_it
         result = so.minimize(lambda y: (cache.at(y).f, cache.at(y).df), x, method=method, **kwargs)
     except OptimizationError as error:
         return track["previous"], "failed", str(error)
+    except KeyboardInterrupt:   # the last design recorded (and checkpointed) is the result
+        return track["previous"], "interrupted", "interrupted"
     status, message = track["status"] or ("converged" if result.success else "scipy", str(result.message))
     return np.asarray(result.x, dtype=np.float64), status, message

@@ -17,6 +17,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from .._progress import progress_output
 from ..assembly.assembler import Assembler, CellTerm, FacetTerm
 from ..assembly.dirichlet import DofPartition
 from ..assembly.parameters import check_values, scale_value, split_parameters
@@ -223,7 +224,14 @@ class Problem(LoadMethods):
             SingularJacobianError: the tangent is singular; names the global dofs, nodes
                 and components, and for unsupported parts the free rigid-body modes.
             NewtonError: Newton stopped without converging (``raise_on_failure``).
+
+        A long factorization or CG solve (50 000 unknowns or more) shows a progress line
+        on standard error when the script has not configured logging (see the guide).
         """
+        with progress_output():
+            return self._solve(params, load_steps, initial, raise_on_failure)
+
+    def _solve(self, params, load_steps, initial, raise_on_failure):
         if isinstance(load_steps, bool) or not isinstance(load_steps, (int, np.integer)) or load_steps < 1:
             raise InputError(f"load_steps must be a positive integer (1 = apply the full load at once), "
                              f"got {load_steps!r}")

@@ -13,11 +13,20 @@ Concrete solvers live in :mod:`femopt.solvers.linear_direct` and
 from __future__ import annotations
 
 import abc
+import logging
+import time
 
 import numpy as np
 import scipy.sparse as sp
 
+from femopt._progress import PROGRESS
 from femopt.errors import InputError
+
+_log = logging.getLogger("femopt.solvers")
+
+#: Systems of at least this many unknowns announce their set-up (factorization or
+#: preconditioner) and its time as progress lines (see ``femopt._progress``).
+PROGRESS_MIN_DOFS = 50_000
 
 __all__ = ["LinearSolver", "Factorization", "as_square_csr", "format_dofs"]
 
@@ -168,7 +177,16 @@ class LinearSolver(abc.ABC):
             a :class:`Factorization` whose ``solve`` / ``solve_transpose`` accept
             ``(n,)`` or ``(n, k)`` right-hand sides.
         """
-        return self._factorize(as_square_csr(A))
+        A = as_square_csr(A)
+        if A.shape[0] < PROGRESS_MIN_DOFS:
+            return self._factorize(A)
+        _log.info("linear system: %d dofs, %d nonzeros — setting up %s ...", A.shape[0], A.nnz,
+                  type(self).__name__, extra=PROGRESS)
+        start = time.perf_counter()
+        factorization = self._factorize(A)
+        _log.info("%s of %d dofs ready in %.1f s", factorization.solver_name, A.shape[0],
+                  time.perf_counter() - start, extra=PROGRESS)
+        return factorization
 
     def with_context(self, context) -> "LinearSolver":
         """This solver configured for a system described by a

@@ -10,12 +10,14 @@ from __future__ import annotations
 import contextlib
 import importlib
 import logging
+import time
 
 import numpy as np
 import scipy.sparse.linalg as spla
 
+from femopt._progress import PROGRESS
 from femopt.errors import InputError, SingularMatrixError, SolverError
-from femopt.solvers.linear_base import Factorization, LinearSolver, format_dofs
+from femopt.solvers.linear_base import PROGRESS_MIN_DOFS, Factorization, LinearSolver, format_dofs
 from femopt.solvers.reuse import PreconditionerReuse
 from femopt.solvers.threaded import ThreadedCSR, single_threaded_blas
 
@@ -96,9 +98,13 @@ class CGFactorization(Factorization):
         starts = None if guess is None else guess.reshape(n, -1)
         x = np.zeros_like(columns, order="F")
         self.last_iterations = []
+        start = time.perf_counter()
         with single_threaded_blas():       # spinning BLAS threads would take the product's cores
             for j in range(columns.shape[1]):
                 x[:, j] = self._solve_one(operator, columns[:, j], None if starts is None else starts[:, j])
+        if n >= PROGRESS_MIN_DOFS:
+            _log.info("CG (%s) on %d dofs: %s iterations, %.1f s", self.preconditioner, n,
+                      "/".join(map(str, self.last_iterations)), time.perf_counter() - start, extra=PROGRESS)
         if self._reuse is not None and self.last_iterations:
             self._reuse.record(max(self.last_iterations))
         return x.reshape(b.shape)

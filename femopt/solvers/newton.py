@@ -150,7 +150,7 @@ class _Iteration:
         reference = max(self.r0_norm, o.residual_scale or 0.0)
         tol = o.atol + o.rtol * reference
         increment_residual_tol = o.atol + o.increment_rtol * reference
-        _log.info("newton it %2d  |r| %.3e  (tolerance %.1e)", 0, self.r_norm, tol)
+        _log.debug("newton it %2d  |r| %.3e  (tolerance %.1e)", 0, self.r_norm, tol)
         # The start counts as a solution only by a relative test (against residual_scale) or
         # when r_0 is exactly 0: atol is absolute, and a problem whose loads are all below it
         # (tiny units, a small load) would otherwise return u_0 = 0 as its solution.
@@ -334,7 +334,7 @@ class _Iteration:
         self.iterations.append(NewtonIteration(
             iteration=k, residual_norm=r_norm, increment_norm=increment, step_length=step,
             line_search_steps=reductions, ratio=ratio, quadratic_ratio=ratio / previous, merit=merit))
-        _log.info("newton it %2d  |r| %.3e  |du| %.3e  step %.3g  ls %d (%s)", k, r_norm, increment, step,
+        _log.debug("newton it %2d  |r| %.3e  |du| %.3e  step %.3g  ls %d (%s)", k, r_norm, increment, step,
                   reductions, merit)
 
     def result(self, converged, reason, why) -> NewtonResult:

@@ -108,7 +108,8 @@ def test_resume_without_constraints(tmp_path):
         return float(np.sum((x - 0.3) ** 2 * np.arange(1, 5))), 2.0 * (x - 0.3) * np.arange(1, 5)
 
     def run(name, max_iterations, **kwargs):
-        return fopt.minimize(bowl, np.full(4, 0.9), method="mma", max_iterations=max_iterations, tol_change=0.0,
+        return fopt.minimize(bowl, np.full(4, 0.9), bounds=(0, 1), method="mma", max_iterations=max_iterations,
+                             tol_change=0.0,
                              checkpoint=tmp_path / name, **kwargs)
     full = run("full.npz", 9)
     run("killed.npz", 4)

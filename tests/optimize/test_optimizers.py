@@ -110,17 +110,17 @@ def test_bad_input_is_rejected():
     with pytest.raises(InputError, match="L-BFGS-B handles bounds only"):
         fopt.minimize(f, np.ones(6), constraints=[Budget(2.0)], method="L-BFGS-B")
     with pytest.raises(InputError, match="at most 1"):
-        fopt.minimize(f, np.ones(6), constraints=[Budget(2.0), Budget(3.0)], method="oc")
+        fopt.minimize(f, np.ones(6), constraints=[Budget(2.0), Budget(3.0)], bounds=(0, 1), method="oc")
     with pytest.raises(InputError, match="unknown method"):
         fopt.minimize(f, np.ones(6), method="newton")
     with pytest.raises(InputError, match="bounds"):
         fopt.minimize(f, np.ones(6), bounds=(1.0, 0.0))
     with pytest.raises(InputError, match="finite bounds"):
-        fopt.minimize(f, np.ones(6), bounds=None, method="mma")
+        fopt.minimize(f, np.ones(6), method="mma")
     with pytest.raises(InputError):
         fopt.MMA(move=2.0)
     with pytest.raises(InputError, match="options= are for SciPy's methods"):
-        fopt.minimize(f, np.ones(6), method="mma", options={"ftol": 1e-9})
+        fopt.minimize(f, np.ones(6), bounds=(0, 1), method="mma", options={"ftol": 1e-9})
     with pytest.raises(InputError, match="cannot follow a schedule"):
         fopt.minimize(f, np.ones(6), method="SLSQP", schedule=Steps())
 
@@ -128,8 +128,8 @@ def test_bad_input_is_rejected():
 def test_non_finite_values_fail_clearly():
     fun = lambda x: (float("nan"), np.zeros_like(x))  # noqa: E731
     with pytest.raises(fopt.OptimizationError, match="non-finite"):
-        fopt.minimize(fun, np.ones(3), method="mma")
-    result = fopt.minimize(fun, np.ones(3), method="mma", raise_on_failure=False)
+        fopt.minimize(fun, np.ones(3), bounds=(0, 2), method="mma")
+    result = fopt.minimize(fun, np.ones(3), bounds=(0, 2), method="mma", raise_on_failure=False)
     assert result.status == "failed" and not result.success
 
 

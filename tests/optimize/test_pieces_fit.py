@@ -28,7 +28,7 @@ def test_a_bare_number_is_refused_by_name():
     with pytest.raises(InputError, match=r"the objective must return \(value, gradient\), got a float"):
         fopt.minimize(lambda x: float(np.sum(x ** 2)), np.zeros(3), method="L-BFGS-B")
     with pytest.raises(InputError, match=r"constraint 0 must return \(value, gradient\)"):
-        fopt.minimize(quadratic, np.zeros(3), method="mma", constraints=[lambda x: 1.0])
+        fopt.minimize(quadratic, np.zeros(3), bounds=(0, 1), method="mma", constraints=[lambda x: 1.0])
     with pytest.raises(InputError, match="must be a function"):
         fopt.minimize(3.0, np.zeros(3))
 

@@ -47,7 +47,7 @@ class CubicSystem:
 
 def test_cubic_system_converges_quadratically(caplog):
     problem = CubicSystem()
-    with caplog.at_level(logging.INFO, logger="femopt.newton"):
+    with caplog.at_level(logging.DEBUG, logger="femopt.newton"):
         result = newton(problem.residual, problem.residual_and_jacobian, np.zeros(40))
     assert isinstance(result, NewtonResult) and result.converged and result.reason == "residual"
     np.testing.assert_allclose(result.u, problem.solution, atol=1e-9)

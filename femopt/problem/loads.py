@@ -53,14 +53,23 @@ class LoadMethods:
         self._invalidate()
         return self
 
-    def body_force(self, value, *, name: str = "body_force", cells=None):
-        """Force per unit volume: a vector, a per-cell/per-node field, or ``f(x)`` (JAX);
-        ``cells`` (tag, centroid predicate or ids) restricts it."""
+    def body_force(self, cells_or_value, value=None, *, name: str = "body_force", cells=None):
+        """Force per unit volume: a vector, a per-cell/per-node field, or ``f(x)`` (JAX).
+
+        ``body_force(value)`` acts on every cell; ``body_force(cells, value)`` on the
+        selected ones (a cell tag, a centroid predicate, ids or a mask) — the order of
+        ``traction(selection, value)``. ``cells=`` is the same selection by keyword."""
+        cells, value = _where_and_value(cells_or_value, value, cells, "body_force")
         return self._volume_load(value, name, "body_force", (self.space.n_components,), cells)
 
-    def heat_source(self, value, *, name: str = "heat_source", cells=None):
-        """Heat generated per unit volume: a number, a field, or ``f(x)`` (JAX);
-        ``cells`` (tag, centroid predicate or ids) restricts it."""
+    def heat_source(self, cells_or_value, value=None, *, name: str = "heat_source", cells=None):
+        """Heat generated per unit volume: a number, a per-cell/per-node field, or ``f(x)``
+        (JAX).
+
+        ``heat_source(value)`` acts on every cell; ``heat_source(cells, value)`` on the
+        selected ones (a cell tag, a centroid predicate, ids or a mask) — the order of
+        ``heat_flux(selection, value)``. ``cells=`` is the same selection by keyword."""
+        cells, value = _where_and_value(cells_or_value, value, cells, "heat_source")
         return self._volume_load(value, name, "heat_source", (), cells)
 
     def point_load(self, selection, value, *, name: str | None = None):
@@ -141,3 +150,14 @@ class LoadMethods:
         self._cell_terms.append(CellTerm(VolumeLoad(name, fn), cell_ids))
         self._invalidate()
         return self
+
+
+def _where_and_value(first, value, cells, verb):
+    """``(cells, value)`` of a volume load called as ``verb(value)``, ``verb(cells, value)``
+    or ``verb(value, cells=...)``."""
+    if value is None:
+        return cells, first
+    if cells is not None:
+        raise InputError(f"{verb}: the cells are given twice (as the first argument and as cells=); "
+                         f"write {verb}(cells, value) or {verb}(value, cells=cells)")
+    return first, value

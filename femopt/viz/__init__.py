@@ -8,14 +8,15 @@ One entry point per task:
 * ``plot(mesh, u, deformed=True, scale=10, scalars="von_mises", problem=pb, screenshot="beam.png")``
   and the presets ``plot_scalar``, ``plot_design``, ``plot_shapes``, ``plot_sensitivity``
 * ``plot_history(history, screenshot="history.png")``
-* ``write_vtu(path, mesh, ...)``; ``SeriesWriter("run.xdmf" | "run.pvd", mesh)``;
-  ``read_series(path) -> (times, steps)``
+* one state to a file: ``femopt.mesh.write(path, mesh, point_data=..., cell_data=...)``
+  (any format meshio knows, tags included); a series: ``SeriesWriter("run.xdmf" |
+  "run.pvd", mesh)``, ``read_series(path) -> (times, steps)``
 * ``write_transient(path, result)``, ``plot_probes(result, points, screenshot=...)``: a
   transient run's series and the field at points against time
 * ``von_mises(problem)``, ``cell_stress(problem)``, ``cell_to_nodes(mesh, values)``
 """
 from .convert import VTK_CELL_TYPES, to_pyvista
-from .export import SeriesStep, SeriesWriter, read_series, write_vtu
+from .export import SeriesStep, SeriesWriter, read_series
 from .fields import cell_stress, cell_to_nodes, von_mises, von_mises_of
 from .history import history_arrays, plot_history
 from .plot import display_available, plot, plot_design, plot_scalar, plot_sensitivity, plot_shapes
@@ -25,6 +26,6 @@ __all__ = [
     "to_pyvista", "VTK_CELL_TYPES",
     "plot", "plot_scalar", "plot_design", "plot_shapes", "plot_sensitivity", "display_available",
     "plot_history", "history_arrays",
-    "write_vtu", "SeriesWriter", "SeriesStep", "read_series", "write_transient", "plot_probes",
+    "SeriesWriter", "SeriesStep", "read_series", "write_transient", "plot_probes",
     "von_mises", "von_mises_of", "cell_stress", "cell_to_nodes",
 ]

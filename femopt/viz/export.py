@@ -1,6 +1,7 @@
-"""Files for ParaView and other readers, through meshio: one state as VTU, a series of
-states (time steps of a transient run, iterations of an optimization) as XDMF or as a
-ParaView collection (``.pvd`` + one VTU per step), and reading a series back.
+"""Series of states for ParaView and other readers, through meshio: the time steps of a
+transient run or the iterations of an optimization as XDMF or as a ParaView collection
+(``.pvd`` + one VTU per step), and reading a series back. One state is one file of
+:func:`femopt.mesh.write` (any format meshio writes, ``.vtu`` for ParaView).
 
 A series is one fixed mesh with fields that change: the mesh is written once (XDMF)
 or with every step (PVD). For a shape optimization, write the node displacement from
@@ -30,35 +31,12 @@ import numpy as np
 
 from ..errors import InputError
 from ..mesh.cell_types import from_meshio_name
-from ..mesh.io import write as write_mesh
 from ..mesh.mesh import Mesh
 from .convert import cell_array, padded_points, point_array
 
-__all__ = ["write_vtu", "SeriesWriter", "SeriesStep", "read_series"]
+__all__ = ["SeriesWriter", "SeriesStep", "read_series"]
 
 _XDMF_SUFFIXES = (".xdmf", ".xmf")
-
-
-def write_vtu(path, mesh: Mesh, point_data: Mapping | None = None,
-              cell_data: Mapping | None = None) -> Path:
-    """Write one state to a ``.vtu`` file: the mesh, its tags (see
-    :mod:`femopt.mesh.io`) and fields; ``femopt.mesh.read`` reads the mesh back.
-
-    Args:
-        path: the file, ending in ``.vtu``.
-        mesh: the mesh.
-        point_data: ``{name: (n_nodes,) | (n_nodes, k)}`` nodal fields.
-        cell_data: ``{name: (n_cells,) | (n_cells, k)}`` per-cell fields.
-
-    Returns:
-        The path written.
-    """
-    path = Path(path)
-    if path.suffix.lower() != ".vtu":
-        raise InputError(f"write_vtu writes .vtu files, got {str(path)!r}; femopt.mesh.write "
-                         "writes the other formats meshio knows")
-    write_mesh(path, mesh, point_data=point_data, cell_data=cell_data)
-    return path
 
 
 class SeriesStep(NamedTuple):

@@ -26,7 +26,7 @@ from ..mesh.mesh import Mesh
 from ..problem import Problem
 from .convert import cell_array, cell_edges, padded_points, point_array, to_pyvista
 from .fields import von_mises
-from .figures import display_available
+from .figures import display_available, prefer_headless_rendering
 
 __all__ = ["plot", "plot_scalar", "plot_sensitivity", "plot_design", "plot_shapes",
            "display_available"]
@@ -320,6 +320,8 @@ def _plotter(screenshot, window_size, plotter):
         raise InputError("there is no display to open a window on (DISPLAY is not set): pass "
                          "screenshot='picture.png' to render off screen to a file")
     size = _WINDOW_SIZE if window_size is None else tuple(int(s) for s in window_size)
+    if screenshot is not None:
+        prefer_headless_rendering()
     return pv.Plotter(off_screen=screenshot is not None, window_size=list(size)), True
 
 

@@ -137,3 +137,27 @@ def test_bad_input_is_rejected_with_the_fix(beam_2d):
     assert twelve.n_nodes == twelve.n_cells
     with pytest.raises(fo.InputError, match="cell_field"):
         viz.plot_scalar(twelve, np.ones(12), screenshot="never.png")
+
+
+def test_a_picture_without_a_display_prints_nothing(tmp_path):
+    """No "bad X server connection" from VTK, no backend warnings from JAX: a user who
+    asked for a PNG sees nothing but the file (display unset, or set to a dead server)."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = ("import numpy as np, femopt as fo\n"
+              "from femopt import viz\n"
+              "mesh = fo.mesh.rectangle((1.0, 1.0), (4, 4))\n"
+              "viz.plot_scalar(mesh, np.arange(mesh.n_nodes, dtype=float), screenshot='field.png')\n")
+    repo = str(Path(__file__).resolve().parents[2])
+    for display in ("", ":97"):
+        env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "VTK_DEFAULT_OPENGL_WINDOW")}
+        env.update(PYTHONPATH=repo, DISPLAY=display)
+        run = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, env=env, capture_output=True,
+                             text=True, timeout=120)
+        assert run.returncode == 0, run.stderr
+        assert run.stderr.strip() == "", run.stderr
+        assert (tmp_path / "field.png").stat().st_size > 1000
+        (tmp_path / "field.png").unlink()

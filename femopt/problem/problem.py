@@ -39,6 +39,10 @@ __all__ = ["Problem"]
 _log = logging.getLogger("femopt.problem")
 
 
+#: Tangent entries this large are refused before the first factorization:
+#: the norms of the solvers' checks square them past float64's range.
+OVERFLOW_ENTRY = 1e150
+
 class Problem(LoadMethods):
     """A boundary-value problem ready to solve.
 
@@ -365,6 +369,12 @@ class Problem(LoadMethods):
         the tangent does not resist (checked with a few mat-vecs, so springs and
         convection that hold a part are honoured). A direct solver would otherwise return
         an arbitrary rigid motion for a consistent load, and CG iterate to its limit."""
+        largest = float(np.max(np.abs(K_free.data))) if K_free.nnz else 0.0
+        if np.isfinite(largest) and largest >= OVERFLOW_ENTRY:
+            raise InputError(f"the tangent (stiffness) matrix has entries of size {largest:.3g}: float64 "
+                             "cannot form norms or pivots of such numbers (their squares overflow 1.8e308), so "
+                             "the solve would fail with a misleading 'singular' message. Rescale the units of "
+                             "the material constants and loads (e.g. MPa and mm instead of Pa and m).")
         part = self.partition
         c = self.space.n_components
         orphans = orphan_nodes(self.mesh.n_nodes, self.mesh.cells)

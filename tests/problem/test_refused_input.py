@@ -84,3 +84,12 @@ def test_numbers_of_any_real_dtype_and_object_arrays_of_numbers_are_parameters()
     reference = problem.solve({"k": 2.0})
     for k in (2, np.float32(2.0), np.array(2, dtype=np.uint8), np.array(2.0, dtype=object)):
         assert np.allclose(problem.solve({"k": k}), reference)
+
+
+def test_a_tangent_too_large_for_float64_asks_to_rescale_units():
+    mesh = fo.mesh.rectangle(size=(1.0, 1.0), shape=(4, 4))
+    problem = fo.Problem(mesh, fo.physics.NeoHookean(mu=1e200, lmbda=1e200))
+    problem.fix("xmin")
+    problem.traction("xmax", [1e199, 0.0])
+    with pytest.raises(fo.InputError, match=r"entries of size 5\.\d+e\+200.*Rescale the units"):
+        problem.solve()

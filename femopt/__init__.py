@@ -7,6 +7,8 @@ One obvious entry point per concept:
 * physics:   ``femopt.physics.LinearElasticity / NeoHookean / HeatConduction`` or your own
 * problem:   :class:`Problem` — supports, loads, parameters, ``solve``;
              :class:`TransientProblem` — the same in time (theta method)
+* results:   :func:`stress` / :func:`strain` / :func:`heat_flux` at points, quadrature
+             points, cell centres or recovered at the nodes; :func:`von_mises`
 * gradient:  :func:`gradient` / :func:`value_and_grad` of a ``femopt.functionals`` functional
              (adjoint), :func:`solve` inside ``jax.grad``, :func:`taylor_test` to verify;
              :func:`transient_gradient` of a transient run (checkpoints :class:`Revolve`)
@@ -28,6 +30,8 @@ from .errors import (CheckpointError, FemoptError, FemoptWarning, InputError, In
 from .fem.space import FunctionSpace  # noqa: E402
 from .mesh.mesh import Mesh  # noqa: E402
 from .problem import Problem, State  # noqa: E402
+from .physics.stress_measures import von_mises  # noqa: E402
+from .problem.stresses import heat_flux, strain, stress  # noqa: E402
 from .problem.transient import TransientProblem  # noqa: E402
 from .problem.transient_result import TransientResult  # noqa: E402
 from .sensitivity import (Revolve, StoreAll, gradient, solve, solve_transient, taylor_test,  # noqa: E402
@@ -53,6 +57,7 @@ __all__ = [
     "StoreAll", "Revolve",
     "Mesh", "FunctionSpace", "Problem", "State", "NewtonOptions", "TransientProblem", "TransientResult",
     "cell_field", "nodal_field",
+    "stress", "strain", "heat_flux", "von_mises",
     "FemoptError", "InputError", "MeshError", "ParameterError", "CheckpointError",
     "ResourceError", "SolverError", "SingularMatrixError", "NewtonError",
     "SingularJacobianError", "InternalError", "FemoptWarning",

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Callable
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 
@@ -18,8 +19,8 @@ from ..fem.quadrature import quadrature
 from ..mesh.mesh import Mesh
 from ..mesh.reference import reference_nodes
 
-__all__ = ["array_namespace", "l2_error", "nodal_gradients", "hooke_stress", "distorted", "boundary_nodes",
-           "LINEAR_COUNTERPART"]
+__all__ = ["array_namespace", "l2_error", "nodal_gradients", "hooke_stress", "plane_stress_of", "distorted",
+           "boundary_nodes", "LINEAR_COUNTERPART"]
 
 #: The linear cell of the same family, whose map defines straight-sided geometry.
 LINEAR_COUNTERPART = {"tri3": "tri3", "tri6": "tri3", "quad4": "quad4", "quad8": "quad4",
@@ -87,10 +88,27 @@ def nodal_gradients(mesh: Mesh, field: np.ndarray) -> np.ndarray:
     return total / count[:, None, None]
 
 
+def plane_stress_of(problem) -> Callable:
+    """``of=`` for :func:`l2_error`: displacement gradients ``(m, 2, 2)`` → (σ_xx, σ_yy,
+    σ_xy) ``(m, 3)`` by the problem's own pointwise law (``physics.stress``) with the
+    parameters of its last solve (global constants) — the material as the solve had it,
+    not entered again."""
+    params = {k: v for k, v in problem.state.params.items() if np.ndim(v) == 0}
+    law = jax.jit(jax.vmap(lambda g, p: problem.physics.stress(g, None, None, p), in_axes=(0, None)))
+
+    def components(grad_u):
+        sigma = np.asarray(law(jnp.asarray(grad_u), params))
+        return np.stack([sigma[:, 0, 0], sigma[:, 1, 1], sigma[:, 0, 1]], axis=1)
+
+    return components
+
+
 def hooke_stress(grad_u: np.ndarray, E: float, nu: float, plane: str | None = None) -> np.ndarray:
     """Cauchy stress of small-strain isotropic elasticity from displacement gradients
     ``(..., d, d)``: 3D for d = 3, plane ``"stress"`` or ``"strain"`` for d = 2 (the
-    in-plane components)."""
+    in-plane components). Hand-written Hooke's law, independent of femopt's physics: the
+    tests check the closed-form solutions with it; the cases read stresses through
+    :func:`femopt.stress` and :func:`plane_stress_of`."""
     d = grad_u.shape[-1]
     strain = 0.5 * (grad_u + np.swapaxes(grad_u, -1, -2))
     mu = E / (2.0 * (1.0 + nu))

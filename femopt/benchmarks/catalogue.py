@@ -42,7 +42,7 @@ _log = logging.getLogger("femopt.benchmarks")
 MODES = ("quick", "full")
 PASS, FAIL, ERROR, PENDING = "PASS", "FAIL", "ERROR", "PENDING"
 
-_BUILTIN_MODULES = ("cases_patch", "cases_elasticity", "cases_lame", "cases_heat",
+_BUILTIN_MODULES = ("cases_patch", "cases_elasticity", "cases_lame", "cases_nafems", "cases_heat",
                     "cases_hyperelastic", "cases_sensitivity")
 _REGISTRY: dict[str, "Case"] = {}
 _builtins_loaded = False

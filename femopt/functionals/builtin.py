@@ -1,5 +1,6 @@
 """Built-in functionals: compliance, volume, field values, aggregates, stress measures,
-misfit to observations. All are JAX expressions of (u, p, X), so their partial
+misfit to observations. (``von_mises`` here is :func:`femopt.von_mises`, the one
+definition, re-exported.) All are JAX expressions of (u, p, X), so their partial
 derivatives — and through the adjoint the total ones — come out exactly."""
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from ..errors import InputError
+from ..physics.stress_measures import von_mises
 from .base import Functional, integrate_cells, integrate_facets, quadrature_values
 from .probe import PointProbe
 
@@ -135,21 +137,13 @@ def p_norm(problem, p: float = 8.0, component=None) -> Functional:
     return _Mean(component, float(p))
 
 
-def von_mises(stress):
-    """von Mises equivalent of a 3x3 stress: sqrt(3/2 s:s), s the deviator."""
-    s = stress - jnp.trace(stress) / 3.0 * jnp.eye(3)
-    return jnp.sqrt(1.5 * jnp.sum(s * s) + 1e-300)
-
-
 def _point_von_mises(problem):
+    """σ_vm(grad_u, u, x, p) at a point from the physics' own stress (3x3)."""
     physics = problem.physics
-    if hasattr(physics, "stress_3d"):
-        return lambda g, p: von_mises(physics.stress_3d(g, p))
-    if hasattr(physics, "cauchy_stress"):
-        from ..physics.hyperelasticity import deformation_gradient_3d
-
-        return lambda g, p: von_mises(physics.cauchy_stress(deformation_gradient_3d(g), p))
-    raise InputError(f"von Mises stress needs an elasticity physics, got {type(physics).__name__}")
+    if not callable(getattr(physics, "stress", None)):
+        raise InputError(f"von Mises stress needs an elasticity physics (one with a stress(grad_u, u, x, p) "
+                         f"method), got {type(physics).__name__}")
+    return lambda g, uu, x, p: von_mises(physics.stress(g, uu, x, p))
 
 
 class _StressAggregate(Functional):
@@ -159,7 +153,7 @@ class _StressAggregate(Functional):
     def evaluate(self, problem, u, params, X):
         vm = _point_von_mises(problem)
         w = self.weight
-        stress = (lambda g, uu, x, p: vm(g, p)) if w is None else (lambda g, uu, x, p: p[w] * vm(g, p))
+        stress = vm if w is None else (lambda g, uu, x, p: p[w] * vm(g, uu, x, p))
         values, weights = quadrature_values(problem, stress, u, params, X)
         vol = jnp.sum(weights)
         if self.kind == "p":

@@ -79,6 +79,22 @@ class LinearElasticity(Physics):
     def source(self, grad_u, u, x, p):
         return None
 
+    def stress(self, grad_u, u, x, p):
+        """Cauchy stress ``(3, 3)`` at a point (σ_zz of plane strain included, 0 in plane
+        stress): the quantity behind :func:`femopt.stress`. Flux signature; ``u`` and
+        ``x`` are not used."""
+        return self.stress_3d(grad_u, p)
+
+    def strain(self, grad_u, u, x, p):
+        """Small strain ε = ½ (∇u + ∇uᵀ) as ``(3, 3)``: ε_zz = 0 in plane strain,
+        ε_zz = −ν / (1 − ν) (ε_xx + ε_yy) in plane stress (where σ_zz = 0)."""
+        dim = grad_u.shape[0]
+        strain = 0.5 * (grad_u + grad_u.T)
+        if dim == 3:
+            return strain
+        ezz = -p["nu"] / (1.0 - p["nu"]) * jnp.trace(strain) if self.plane == "stress" else 0.0
+        return jnp.zeros((3, 3)).at[:2, :2].set(strain).at[2, 2].set(ezz)
+
     def stress_3d(self, grad_u, p):
         """Full 3x3 Cauchy stress at a point (σ_zz of plane strain included)."""
         dim = grad_u.shape[0]

@@ -66,3 +66,9 @@ class HeatConduction(Physics):
 
     def source(self, grad_T, T, x, p):
         return None
+
+    def heat_flux(self, grad_T, T, x, p):
+        """Heat flux q = −k(T) ∇T ``(dim,)`` at a point (Fourier's law: heat flows from
+        hot to cold), the quantity behind :func:`femopt.heat_flux`; the weak form's
+        ``flux`` is +k ∇T."""
+        return -self.flux(grad_T, T, x, p)

@@ -75,6 +75,16 @@ class _Hyperelastic(Physics):
         """σ = P Fᵀ / det F."""
         return self.first_piola(F, p) @ F.T / _det3(F)
 
+    def stress(self, grad_u, u, x, p):
+        """Cauchy (true) stress ``(3, 3)`` at a point, ``F = I + ∇u`` (2D: plane strain):
+        the quantity behind :func:`femopt.stress`. Flux signature; ``u``, ``x`` unused."""
+        return self.cauchy_stress(deformation_gradient_3d(grad_u), p)
+
+    def strain(self, grad_u, u, x, p):
+        """Green–Lagrange strain E = ½ (FᵀF − I) ``(3, 3)`` (2D: E_zz = 0, plane strain)."""
+        F = deformation_gradient_3d(grad_u)
+        return 0.5 * (F.T @ F - jnp.eye(3))
+
 
 class NeoHookean(_Hyperelastic):
     """Compressible neo-Hookean: ψ = μ/2 (tr C − 3) − μ ln J + λ/2 (ln J)².

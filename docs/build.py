@@ -1,68 +1,48 @@
-"""Build the documentation offline: the Markdown pages of docs/ and an API reference
-generated from docstrings, as static HTML in docs/_build/.
+"""Build the documentation offline with Sphinx: the Markdown pages of docs/ (MyST) and an
+API reference generated from the docstrings (autodoc + napoleon), as HTML in docs/_build/html.
 
-    pip install -e ".[docs]" && python docs/build.py        # then open docs/_build/index.html
+    pip install -e ".[docs]" && python docs/build.py        # then open docs/_build/html/index.html
 
-The API reference lists, for every public subpackage, the names in its ``__all__`` with
-their signatures and docstrings — so it is exactly what a script can import.
+The API reference documents, for every public subpackage, the names in its ``__all__`` with
+their methods, properties, signatures and cross-links — exactly what a script can import
+(the pages are generated at each build by ``write_api_pages`` in docs/conf.py).
+
+Options: ``--out DIR`` (default docs/_build/html), ``--warnings FILE`` (also write Sphinx's
+warnings there), ``--clean`` (rebuild every page, not only the changed ones). Nothing is
+fetched from the network.
 """
 from __future__ import annotations
 
-import html
-import importlib
-import inspect
+import argparse
 import sys
 from pathlib import Path
 
-from markdown_it import MarkdownIt
-
 DOCS = Path(__file__).resolve().parent
-OUT = DOCS / "_build"
-PACKAGES = ["femopt", "femopt.mesh", "femopt.fem", "femopt.physics", "femopt.assembly",
-            "femopt.solvers", "femopt.functionals", "femopt.sensitivity", "femopt.design",
-            "femopt.optimize", "femopt.calibration", "femopt.viz", "femopt.benchmarks"]
-STYLE = ("body{font-family:sans-serif;max-width:60rem;margin:2rem auto;line-height:1.45}"
-         "pre,code{background:#f4f4f4}pre{padding:.6rem;overflow-x:auto}"
-         "nav a{margin-right:1rem}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.2rem .5rem}")
+OUT = DOCS / "_build" / "html"
 
 
-def page(title: str, body: str, nav: str) -> str:
-    return (f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
-            f"<style>{STYLE}</style></head><body><nav>{nav}</nav>{body}</body></html>")
-
-
-def api_section(module_name: str) -> str:
-    module = importlib.import_module(module_name)
-    parts = [f"<h1>{module_name}</h1><pre>{html.escape(inspect.getdoc(module) or '')}</pre>"]
-    for name in getattr(module, "__all__", []):
-        obj = getattr(module, name, None)
-        if obj is None or inspect.ismodule(obj):
-            continue
-        try:
-            signature = str(inspect.signature(obj)) if callable(obj) else ""
-        except (TypeError, ValueError):
-            signature = ""
-        kind = "class" if inspect.isclass(obj) else "def" if callable(obj) else ""
-        doc = inspect.getdoc(obj) or "" if (inspect.isclass(obj) or callable(obj)) else repr(obj)
-        parts.append(f"<h3 id='{name}'><code>{kind} {name}{html.escape(signature)}</code></h3>"
-                     f"<pre>{html.escape(doc)}</pre>")
-    return "\n".join(parts)
-
-
-def main() -> int:
-    sys.path.insert(0, str(DOCS.parent))
-    OUT.mkdir(exist_ok=True)
-    md = MarkdownIt("commonmark").enable("table")
-    pages = sorted(DOCS.glob("*.md"))
-    nav = "".join(f"<a href='{p.stem}.html'>{p.stem}</a>" for p in pages) + "<a href='api.html'>API</a>"
-    for p in pages:
-        (OUT / f"{p.stem}.html").write_text(page(p.stem, md.render(p.read_text()), nav))
-    api = "\n<hr>\n".join(api_section(name) for name in PACKAGES)
-    (OUT / "api.html").write_text(page("API reference", api, nav))
-    index = DOCS.parent / "README.md"
-    (OUT / "index.html").write_text(page("femopt", md.render(index.read_text()), nav))
-    print(f"wrote {len(pages) + 2} pages to {OUT}")
-    return 0
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=OUT, help="HTML output folder")
+    parser.add_argument("--warnings", type=Path, help="write Sphinx's warnings to this file")
+    parser.add_argument("--clean", action="store_true", help="rebuild every page")
+    args = parser.parse_args(argv)
+    try:
+        from sphinx.cmd.build import build_main
+    except ImportError:
+        print("the docs need Sphinx and MyST: pip install -e \".[docs]\"", file=sys.stderr)
+        return 2
+    out = args.out.resolve()
+    # Doctrees beside the HTML, so a build into a temporary folder leaves docs/ untouched.
+    options = ["-b", "html", "-q", "-j", "1", "-d", str(out.parent / f"{out.name}.doctrees")]
+    if args.warnings:
+        options += ["-w", str(args.warnings)]
+    if args.clean:
+        options += ["-E"]
+    status = build_main([*options, str(DOCS), str(out)])
+    if status == 0:
+        print(f"wrote {out / 'index.html'}")
+    return status
 
 
 if __name__ == "__main__":

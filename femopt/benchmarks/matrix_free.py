@@ -16,9 +16,10 @@ x = 0, a downward traction on x = n_x. Per size:
   smoothing, degree 3, + Galerkin coarse level built cell by cell; SciPy CG);
 * ``rss``: the process's peak resident memory after the size (grows monotonically).
 
-Run:  python -m femopt.benchmarks.matrix_free [--shape 40 40 40 ...] [--repeat 5]
-      [--no-assemble] [--preconditioner chebyshev two-level | none] [--chunk 2048]
-(several ``--shape`` groups run one after the other, smallest first).
+Run (several ``--shape`` groups run one after the other, smallest first)::
+
+    python -m femopt.benchmarks.matrix_free [--shape 40 40 40 ...] [--repeat 5]
+        [--no-assemble] [--preconditioner chebyshev two-level | none] [--chunk 2048]
 """
 from __future__ import annotations
 

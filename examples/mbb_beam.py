@@ -10,8 +10,9 @@ Reference (Andreassen et al. 2011, "Efficient topology optimization in MATLAB us
 lines of code", Struct. Multidisc. Optim. 43:1-16), see docs/validation.md (reference values):
 with rmin = 1.5 the faithful 88-line run gives c = 203.19 after 94 iterations with the
 sensitivity filter (ft = 1) and c = 218.80 after 127 iterations with the density filter
-(ft = 2). The paper's Fig. 3 values (216.81 / 233.71) use rmin = 2.4 and do not apply.
-femopt: 203.22 in 94 iterations (sensitivity filter), 218.79 in 126 (density filter).
+(ft = 2); femopt: 203.22 in 94 iterations (sensitivity filter), 218.79 in 126 (density
+filter). The paper's Fig. 3 values (216.81 / 233.71) are for rmin = 2.4 (0.04 nelx);
+with that radius femopt gives 216.78 / 233.71 (docs/optimization.md, the parameter map).
 
 Run:  python examples/mbb_beam.py [density|sensitivity|helmholtz] [oc|mma]
       FEMOPT_EXAMPLE_SIZE=small for a 30 x 10 grid and at most 40 iterations.

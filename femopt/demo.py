@@ -96,7 +96,7 @@ def run_demo(out="femopt-output", *, quick: bool = False) -> dict:
 
     taylor = fo.taylor_test(compliance_at, E, direction, dC_dE, n_steps=4, h0=1.0)
     problem.solve()
-    von_mises = viz.von_mises(problem)
+    von_mises = fo.von_mises(fo.stress(problem, at="centres"))
 
     fo.mesh.write(out / "cantilever.vtu", mesh, point_data={"displacement": u},
                   cell_data={"von_mises": von_mises, "dC_dE": dC_dE})

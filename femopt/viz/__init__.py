@@ -13,11 +13,12 @@ One entry point per task:
   "run.pvd", mesh)``, ``read_series(path) -> (times, steps)``
 * ``write_transient(path, result)``, ``plot_probes(result, points, screenshot=...)``: a
   transient run's series and the field at points against time
-* ``von_mises(problem)``, ``cell_stress(problem)``, ``cell_to_nodes(mesh, values)``
+* ``cell_to_nodes(mesh, values)`` (per-cell values to the nodes, for pictures); stresses
+  to plot come from ``femopt.stress`` and ``femopt.von_mises``
 """
 from .convert import VTK_CELL_TYPES, to_pyvista
 from .export import SeriesStep, SeriesWriter, read_series
-from .fields import cell_stress, cell_to_nodes, von_mises, von_mises_of
+from .fields import cell_to_nodes
 from .history import history_arrays, plot_history
 from .plot import display_available, plot, plot_design, plot_scalar, plot_sensitivity, plot_shapes
 from .transient import plot_probes, write_transient
@@ -27,5 +28,5 @@ __all__ = [
     "plot", "plot_scalar", "plot_design", "plot_shapes", "plot_sensitivity", "display_available",
     "plot_history", "history_arrays",
     "SeriesWriter", "SeriesStep", "read_series", "write_transient", "plot_probes",
-    "von_mises", "von_mises_of", "cell_stress", "cell_to_nodes",
+    "cell_to_nodes",
 ]

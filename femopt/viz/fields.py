@@ -1,11 +1,9 @@
-"""Post-processing for plots: stress and von Mises stress per cell or per node, and
-averaging of per-cell values to the nodes.
+"""Fields for plots: per-cell values averaged to the nodes, and the von Mises stress a
+plot colours by.
 
-Thin views of the public functions: :func:`femopt.stress` (the physics' own pointwise
-stress with the problem's parameters: ``LinearElasticity.stress`` — small strain, σ_zz
-of plane strain included — and the hyperelastic laws' Cauchy stress), and the one von
-Mises definition :func:`femopt.von_mises`. A physics without a stress has none to show;
-the error says so.
+Stresses themselves are read with :func:`femopt.stress` (at points, quadrature points,
+cell centres or recovered at the nodes, with the problem's material) and the one von
+Mises definition :func:`femopt.von_mises`; this module only packages them for plots.
 """
 from __future__ import annotations
 
@@ -17,46 +15,15 @@ from ..physics.stress_measures import von_mises as _von_mises
 from ..problem.recovery import average_to_nodes
 from ..problem.stresses import stress
 
-__all__ = ["cell_stress", "von_mises", "von_mises_of", "cell_to_nodes"]
+__all__ = ["cell_to_nodes", "von_mises_field"]
 
 
-def cell_stress(problem, u=None, *, params=None) -> np.ndarray:
-    """Cauchy stress at the centre of every cell, ``(n_cells, 3, 3)``:
-    ``femopt.stress(problem, u, at="centres", params=params)``.
-
-    Args:
-        problem: a :class:`~femopt.Problem` whose physics defines ``stress``.
-        u: a State, nodal displacements ``(n_nodes, dim)`` or the flat dof vector;
-            default the problem's last state.
-        params: parameter overrides (name -> value, as for ``problem.solve``); default
-            the parameters of the last solve, else the problem's defaults.
-
-    Raises:
-        InputError: the physics has no stress, no displacement is given and the problem
-            has not been solved, or ``u`` has the wrong size.
-    """
-    return stress(problem, u, at="centres", params=params)
-
-
-def von_mises_of(stress_values) -> np.ndarray:
-    """von Mises stress of ``(..., 3, 3)`` stresses, ``(...)``: :func:`femopt.von_mises`
-    (kept under this name for existing code)."""
-    return np.asarray(_von_mises(np.asarray(stress_values, dtype=np.float64)))
-
-
-def von_mises(problem, u=None, *, params=None, at: str = "cells") -> np.ndarray:
-    """von Mises stress of a solved problem.
-
-    Args:
-        problem, u, params: as for :func:`cell_stress`.
-        at: ``"cells"`` — one value per cell, at its centre, ``(n_cells,)``; ``"nodes"``
-            — from the stress recovered at the nodes by superconvergent patch recovery
-            (``femopt.stress(problem, at="nodes")``), ``(n_nodes,)``.
-    """
-    if at not in ("cells", "nodes"):
-        raise InputError(f"at must be 'cells' or 'nodes', got {at!r}")
+def von_mises_field(problem, u=None, *, at: str = "cells") -> np.ndarray:
+    """The von Mises stress that ``plot(scalars="von_mises")`` colours by: per cell at its
+    centre (``(n_cells,)``) or recovered at the nodes (``(n_nodes,)``). Scripts write
+    ``fo.von_mises(fo.stress(problem, at=...))``."""
     where = "nodes" if at == "nodes" else "centres"
-    return von_mises_of(stress(problem, u, at=where, params=params))
+    return np.asarray(_von_mises(np.asarray(stress(problem, u, at=where), dtype=np.float64)))
 
 
 def cell_to_nodes(mesh: Mesh, values) -> np.ndarray:

@@ -25,7 +25,7 @@ from ..errors import InputError
 from ..mesh.mesh import Mesh
 from ..problem import Problem
 from .convert import cell_array, cell_edges, padded_points, point_array, to_pyvista
-from .fields import von_mises
+from .fields import von_mises_field
 from .figures import display_available, prefer_headless_rendering
 
 __all__ = ["plot", "plot_scalar", "plot_sensitivity", "plot_design", "plot_shapes",
@@ -277,7 +277,7 @@ def _color_field(grid, mesh, scalars, vector, name, problem) -> str | None:
                 raise InputError("scalars='von_mises' needs the solved problem: pass problem=...")
             u = None if vector is None else vector[:, : mesh.dim]
             label = name or "von Mises stress"
-            grid.cell_data[label] = von_mises(problem, u)
+            grid.cell_data[label] = von_mises_field(problem, u)
             return label
         raise InputError(f"scalars must be None, 'magnitude', 'von_mises' or an array, got {scalars!r}")
     label = name or "field"

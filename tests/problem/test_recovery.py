@@ -136,7 +136,7 @@ def test_von_mises_one_definition_plane_stress_strain_and_3d():
     assert fo.von_mises(plane, sigma_zz=0.0) == pytest.approx(np.sqrt(9 + 3 + 1 + 3), rel=1e-14)
     assert fo.von_mises(plane, sigma_zz=0.5) == pytest.approx(fo.von_mises(sigma), rel=1e-14)
     assert fo.functionals.von_mises is fo.von_mises
-    np.testing.assert_allclose(fo.viz.von_mises_of(np.stack([sigma, 2 * sigma])), np.array([1.0, 2.0]) * fo.von_mises(sigma))
+    np.testing.assert_allclose(fo.von_mises(np.stack([sigma, 2 * sigma])), np.array([1.0, 2.0]) * fo.von_mises(sigma))
     with pytest.raises(fo.InputError, match="sigma_zz"):
         fo.von_mises(plane)
     with pytest.raises(fo.InputError, match="shape"):

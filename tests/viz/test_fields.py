@@ -1,4 +1,4 @@
-"""Stress post-processing against closed-form answers: uniaxial tension (2D plane
+"""Stresses read for plots (fo.stress, fo.von_mises; viz.cell_to_nodes) against closed-form answers: uniaxial tension (2D plane
 strain and plane stress, 3D) and a homogeneous neo-Hookean stretch; the displacement
 fields are the exact ones, so no solve is needed."""
 import numpy as np
@@ -25,18 +25,18 @@ def test_von_mises_of_uniaxial_tension(dim, plane, cell, strains, expected):
     physics = fo.physics.LinearElasticity(E=E, nu=NU, **({"plane": plane} if plane else {}))
     problem = fo.Problem(mesh, physics)
     u = mesh.points * np.asarray(strains)
-    np.testing.assert_allclose(viz.von_mises(problem, u), expected, rtol=1e-12)
-    np.testing.assert_allclose(viz.von_mises(problem, u, at="nodes"), expected, rtol=1e-12)
-    sigma = viz.cell_stress(problem, u)
+    np.testing.assert_allclose(fo.von_mises(fo.stress(problem, u, at="centres")), expected, rtol=1e-12)
+    np.testing.assert_allclose(fo.von_mises(fo.stress(problem, u)), expected, rtol=1e-12)
+    sigma = fo.stress(problem, u, at="centres")
     assert sigma.shape == (mesh.n_cells, 3, 3)
     np.testing.assert_allclose(sigma[:, 0, 0], 1.0, rtol=1e-12)
 
 
 def test_von_mises_defaults_to_the_solved_state(beam_2d):
     mesh, problem, u = beam_2d
-    values = viz.von_mises(problem)
+    values = fo.von_mises(fo.stress(problem, at="centres"))
     assert values.shape == (mesh.n_cells,) and np.all(values > 0)
-    np.testing.assert_allclose(values, viz.von_mises(problem, u), rtol=1e-14)
+    np.testing.assert_allclose(values, fo.von_mises(fo.stress(problem, u, at="centres")), rtol=1e-14)
     # the clamped end carries the largest bending stress
     assert values[np.argmax(mesh.cell_centroids()[:, 0] < 0.25)] > 3 * values.min()
 
@@ -48,7 +48,7 @@ def test_cell_field_parameters_are_used():
     E = np.array([1.0, 3.0])
     problem = fo.Problem(mesh, fo.physics.LinearElasticity(E=E, nu=0.0, plane="stress"))
     u = np.c_[0.1 * mesh.points[:, 0], np.zeros(mesh.n_nodes)]  # strain_xx = 0.1
-    np.testing.assert_allclose(viz.cell_stress(problem, u)[:, 0, 0], 0.1 * E, rtol=1e-12)
+    np.testing.assert_allclose(fo.stress(problem, u, at="centres")[:, 0, 0], 0.1 * E, rtol=1e-12)
 
 
 def test_neo_hookean_cauchy_stress_of_a_stretch():
@@ -59,7 +59,7 @@ def test_neo_hookean_cauchy_stress_of_a_stretch():
     # sigma = mu / J (B - I) + lmbda ln J / J I, with B = diag(stretch^2, 1, 1), J = stretch.
     J = stretch
     expected = np.diag([mu / J * (stretch**2 - 1.0), 0.0, 0.0]) + lmbda * np.log(J) / J * np.eye(3)
-    np.testing.assert_allclose(viz.cell_stress(problem, u), np.broadcast_to(expected, (6, 3, 3)),
+    np.testing.assert_allclose(fo.stress(problem, u, at="centres"), np.broadcast_to(expected, (6, 3, 3)),
                                rtol=1e-12, atol=1e-14)
 
 
@@ -76,18 +76,18 @@ def test_no_stress_or_no_state_is_explained():
     mesh = fo.mesh.rectangle((1.0, 1.0), (2, 2))
     heat = fo.Problem(mesh, fo.physics.HeatConduction(k=1.0))
     with pytest.raises(fo.InputError, match="no stress"):
-        viz.von_mises(heat, np.zeros(mesh.n_nodes))
+        fo.stress(heat, np.zeros(mesh.n_nodes))
     elastic = fo.Problem(mesh, fo.physics.LinearElasticity())
     with pytest.raises(fo.InputError, match="solve"):
-        viz.von_mises(elastic)
-    with pytest.raises(fo.InputError, match="at must be"):
-        viz.von_mises(elastic, np.zeros((mesh.n_nodes, 2)), at="points")
+        fo.stress(elastic)
+    with pytest.raises(fo.InputError, match="at must be one of"):
+        fo.stress(elastic, np.zeros((mesh.n_nodes, 2)), at="points")
 
 
 def test_parameters_default_to_the_last_solve_and_can_be_overridden(beam_2d):
     _, problem, u = beam_2d
-    solved = viz.cell_stress(problem)  # E = 1 of the solve
-    np.testing.assert_allclose(viz.cell_stress(problem, u), solved, rtol=1e-14)
+    solved = fo.stress(problem, at="centres")  # E = 1 of the solve
+    np.testing.assert_allclose(fo.stress(problem, u, at="centres"), solved, rtol=1e-14)
     # the stress of a given strain is linear in E
-    np.testing.assert_allclose(viz.cell_stress(problem, u, params={"E": 2.5}), 2.5 * solved,
+    np.testing.assert_allclose(fo.stress(problem, u, at="centres", params={"E": 2.5}), 2.5 * solved,
                                rtol=1e-12, atol=1e-15)

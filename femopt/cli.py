@@ -23,6 +23,7 @@ _BENCHES = {
     "matrix-free": "femopt.benchmarks.matrix_free",
     "gpu": "femopt.benchmarks.gpu",
     "transient": "femopt.benchmarks.transient",
+    "distributed": "femopt.benchmarks.distributed",
 }
 
 

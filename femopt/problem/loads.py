@@ -9,6 +9,8 @@ refused load leaves the problem as it was.
 """
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 
 from ..assembly.assembler import CellTerm, FacetTerm
@@ -17,6 +19,15 @@ from ..errors import InputError
 from ..physics.admissible import non_negative
 from ..physics.loads import Convection, HeatFlux, Pressure, Traction, VolumeLoad
 from .validate import check_load_function, load_name
+
+
+class ProblemTerms(NamedTuple):
+    """What :meth:`LoadMethods.terms` returns."""
+
+    cell_terms: list
+    facet_terms: list
+    point_loads: list
+    dirichlet: dict
 
 __all__ = ["LoadMethods"]
 
@@ -90,6 +101,15 @@ class LoadMethods:
                 for t in self._cell_terms[1:]]
         out += [("PointLoad", name, np.asarray(nodes)) for name, nodes in self._point_loads]
         return out
+
+    def terms(self) -> "ProblemTerms":
+        """The problem's assembly terms, for code that assembles a part of it (e.g. one
+        MPI rank's cells, :mod:`femopt.distributed`): copies of the volume terms
+        (``CellTerm``: law, cell ids or None for all), the boundary terms (``FacetTerm``:
+        load, facets ``(n, 2)``), the point loads ``[(parameter name, node ids)]`` and the
+        prescribed values ``{global dof: value}``."""
+        return ProblemTerms(list(self._cell_terms), list(self._facet_terms), list(self._point_loads),
+                            dict(self._dirichlet))
 
     # -- helpers -------------------------------------------------------------------------
     def _new_name(self, base):

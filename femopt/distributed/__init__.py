@@ -1,0 +1,29 @@
+"""femopt on PETSc under MPI: the same script serially or with ``mpirun -n N``.
+
+::
+
+    from femopt.distributed import DistributedProblem
+    u = DistributedProblem(problem).solve()       # problem: an ordinary femopt Problem
+
+``import femopt`` does not import this package. The partition and numbering
+(:mod:`.partition`, :mod:`.preallocation`) are plain NumPy and import without PETSc;
+:class:`DistributedProblem` needs petsc4py and raises ImportError naming the install
+command (``bash scripts/install_mpi_stack.sh``) when it is missing. See
+docs/distributed.md.
+"""
+from ._petsc import INSTALL_HINT, petsc_available
+from .partition import Numbering, RankPiece, bisect_cells, node_owners, partition_mesh
+
+__all__ = ["DistributedProblem", "INSTALL_HINT", "petsc_available", "bisect_cells", "node_owners",
+           "partition_mesh", "Numbering", "RankPiece"]
+
+
+def __getattr__(name):
+    if name in ("DistributedProblem", "SOLVERS"):
+        from ._petsc import import_petsc
+
+        import_petsc()          # ImportError naming the install command when petsc4py is missing
+        from . import problem
+
+        return getattr(problem, name)
+    raise AttributeError(f"module 'femopt.distributed' has no attribute {name!r}")

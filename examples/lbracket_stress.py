@@ -191,7 +191,7 @@ def run(n=120, *, fraction=0.4, stress_ratio=STRESS_RATIO, grade=GRADE, steps=80
         t0 = time.perf_counter()
         result = fopt.minimize(compliance, start, constraints=[
             fd.VolumeConstraint(plain, volume_fraction)], method=fopt.MMA(move=0.2), max_iterations=max_iterations,
-            tol_change=0.005, grey_level=plain.grey_level)
+            tol_change=0.005, grey_level=plain.grey_level).stop_if_interrupted()   # Ctrl-C ends the script
         return {"result": result, "seconds": time.perf_counter() - t0, "density": plain.density(result.x),
                 "x": result.x, "design": plain}
 
@@ -208,6 +208,7 @@ def run(n=120, *, fraction=0.4, stress_ratio=STRESS_RATIO, grade=GRADE, steps=80
     result, trace = augmented_lagrangian(al, projected, np.full(projected.n_design, 0.5), steps=steps,
                                          inner=inner, move=move, tol_change=0.02, tol_stress=0.005,
                                          checkpoint=checkpoint, resume=resume)
+    result.stop_if_interrupted()                   # its checkpoint is kept: rerun with resume=True
     designs["stress"] = {"result": result, "seconds": time.perf_counter() - t0, "x": result.x,
                          "density": projected.density(result.x), "design": projected, "trace": trace}
     designs["same_volume"] = compliance_design(plain.volume_fraction(designs["stress"]["density"]))
@@ -307,4 +308,7 @@ def main():
 
 if __name__ == "__main__":
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    main()
+    try:
+        main()
+    except KeyboardInterrupt:         # Ctrl-C: minimize logged where its checkpoint is
+        raise SystemExit(130)

@@ -221,7 +221,7 @@ def run(n=80, *, fraction=0.3, steps=100, every=25, max_iterations=150, method="
            "density": density, "volume_fraction": design.volume_fraction(density), "mesh": mesh,
            "temperature": runs["transient design"].final, "peak_temperature": runs["transient design"].states.max(0),
            "times": runs["uniform"].times, "source": parts["source"], "steady": None, "mean_temperature": None}
-    if compare_steady:
+    if compare_steady and result.status != "interrupted":     # Ctrl-C: no second run
         # the same functional, steady, at the time-averaged load (value scaled by the duty)
         mean_load = fd.FunctionalObjective(parts["problem"], parts["mean_temperature"], design, "k", scale=DUTY)
         steady = fopt.minimize(mean_load, x0, constraints=[volume], method=method, max_iterations=max_iterations,
@@ -285,12 +285,12 @@ def _write(folder, mesh, n, out):
 def main():
     small = os.environ.get("FEMOPT_EXAMPLE_SIZE") == "small"
     out = run(**(dict(n=24, steps=20, every=5, max_iterations=40) if small else {}))
-    steady = out["steady"]
-    logging.getLogger("femopt.examples").warning(
-        "J = ∫ T̄_c dt: %.4g (uniform start %.4g) after %d iterations, inlay fraction %.3f; steady design: "
-        "J = %.4g; steady mean temperature of the component: %.4g (steady design %.4g)", out["objective"],
-        out["objective_uniform"], out["result"].iterations, out["volume_fraction"], steady["objective"],
-        out["mean_temperature"], steady["mean_temperature"])
+    steady, log = out["steady"], logging.getLogger("femopt.examples")
+    log.warning("J = ∫ T̄_c dt: %.4g (uniform start %.4g) after %d iterations, inlay fraction %.3f",
+                out["objective"], out["objective_uniform"], out["result"].iterations, out["volume_fraction"])
+    if steady is not None:            # None when Ctrl-C stopped the transient run
+        log.warning("steady design: J = %.4g; steady mean temperature of the component: %.4g (steady design "
+                    "%.4g)", steady["objective"], out["mean_temperature"], steady["mean_temperature"])
     return out
 
 

@@ -66,6 +66,14 @@ class OptimizeResult:
     history: History
     message: str
 
+    def stop_if_interrupted(self) -> "OptimizeResult":
+        """Raise KeyboardInterrupt again if the run was stopped by Ctrl-C (``status ==
+        "interrupted"``), else return the result: for scripts with several stages, after
+        saving what the interrupted stage produced, so that Ctrl-C stops the script."""
+        if self.status == "interrupted":
+            raise KeyboardInterrupt(self.message)
+        return self
+
     def __repr__(self) -> str:
         g = f", max constraint {float(np.max(self.constraints)):.3g}" if np.size(self.constraints) else ""
         return (f"OptimizeResult({self.status}: objective {self.fun:.6g}{g}, {self.iterations} iterations, "

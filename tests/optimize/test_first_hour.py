@@ -134,3 +134,13 @@ def test_an_interrupt_during_bookkeeping_waits_for_it_to_finish():
             done.append("written")
     assert done == ["written"]
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_a_script_with_stages_can_stop_at_an_interrupted_one():
+    done = fopt.minimize(bowl, np.zeros(3), method="L-BFGS-B")
+    assert done.stop_if_interrupted() is done
+    stopped = fopt.OptimizeResult(x=np.zeros(3), fun=1.0, constraints=np.zeros(0), iterations=2,
+                                  status="interrupted", success=False, history=done.history,
+                                  message="interrupted after 2 iterations")
+    with pytest.raises(KeyboardInterrupt, match="interrupted after 2"):
+        stopped.stop_if_interrupted()

@@ -1,6 +1,6 @@
 """The code of every documentation page runs.
 
-Every ```python block of every ``docs/*.md`` page is executed, the blocks of one page in
+Every ```python block of every ``docs/*.md`` page and of the README is executed, the blocks of one page in
 order in one namespace, in a fresh temporary folder (what they write lands there). A new
 page is picked up by the glob. Code that is not meant to run (a shell command, printed
 output) goes in a block of another language: ```bash, ```text.
@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 DOCS = Path(__file__).resolve().parents[1] / "docs"
-PAGES = sorted(DOCS.glob("*.md"))
+PAGES = sorted(DOCS.glob("*.md")) + [DOCS.parent / "README.md"]
 FENCE = re.compile(r"^```python[ \t]*\n(.*?)^```", flags=re.S | re.M)
 
 

@@ -9,16 +9,25 @@
 (:mod:`.partition`, :mod:`.preallocation`) are plain NumPy and import without PETSc;
 :class:`DistributedProblem` needs petsc4py and raises ImportError naming the install
 command (``bash scripts/install_mpi_stack.sh``) when it is missing. See
-docs/distributed.md.
+docs/distributed.md. Topology optimization: :func:`minimize_compliance` (femopt's serial
+route without petsc4py), docs/distributed_topology.md.
 """
 from ._petsc import INSTALL_HINT, petsc_available
+from .cells import cell_numbering
+from .filter import filter_rows, ghost_cells
+from .optimize import TopologyResult, minimize_compliance
 from .partition import Numbering, RankPiece, bisect_cells, node_owners, partition_mesh
 
 __all__ = ["DistributedProblem", "INSTALL_HINT", "petsc_available", "bisect_cells", "node_owners",
-           "partition_mesh", "Numbering", "RankPiece"]
+           "partition_mesh", "Numbering", "RankPiece", "minimize_compliance", "TopologyResult",
+           "cell_numbering", "filter_rows", "ghost_cells", "write_pvtu"]
 
 
 def __getattr__(name):
+    if name == "write_pvtu":
+        from .output import write_pvtu
+
+        return write_pvtu
     if name in ("DistributedProblem", "SOLVERS"):
         from ._petsc import import_petsc
 

@@ -25,7 +25,10 @@ mesh, see docs/distributed.md); each rank then
    -femopt_pc_factor_mat_solver_type mumps``, ``-femopt_ksp_monitor``, ...);
 5. gathers the solution into femopt's node ordering on every rank (or rank 0).
 
-Linear physics only for now (LinearElasticity, HeatConduction, with their loads).
+Nonlinear physics (NeoHookean, StVenantKirchhoff, HeatConduction with k(T)) are solved by
+Newton's method on the distributed residual (:mod:`.newton`); ``gradient`` computes
+adjoint gradients of functionals (:mod:`.gradient`). The PETSc objects and the assembly
+are in :mod:`.system`.
 """
 from __future__ import annotations
 
@@ -36,10 +39,14 @@ import time
 import numpy as np
 
 from ..errors import InputError, SolverError
+from ..functionals.compiled import same_params
+from ..problem.validate import initial_vector
+from ..solvers.newton_records import NewtonOptions
 from ._petsc import import_petsc
 from .local import LocalSystem, problem_terms
+from .newton import distributed_newton
 from .partition import partition_mesh
-from .preallocation import row_counts
+from .system import PetscSystem
 
 __all__ = ["DistributedProblem", "SOLVERS"]
 
@@ -49,14 +56,15 @@ _log = logging.getLogger("femopt.distributed")
 SOLVERS = ("cg", "direct")
 
 
-class DistributedProblem:
-    """A linear femopt Problem assembled and solved on PETSc across the ranks of ``comm``.
+class DistributedProblem(PetscSystem):
+    """A femopt Problem assembled and solved on PETSc across the ranks of ``comm``.
 
     Args:
         problem: the serial :class:`~femopt.Problem`, set up identically on every rank.
             Its loads are read here: make the DistributedProblem after the last load verb
             (supports and parameter values are read at every solve).
-        solver: ``"cg"`` (CG + GAMG, rigid-body near-null space for elasticity) or
+        solver: ``"cg"`` (CG + GAMG, rigid-body near-null space for elasticity; GMRES +
+            GAMG where the tangent is unsymmetric, e.g. k(T) heat conduction) or
             ``"direct"`` (LU: MUMPS where the PETSc build has it, else SuperLU_DIST, else
             PETSc's own on one rank). Command-line options under ``options_prefix``
             override either.
@@ -64,29 +72,32 @@ class DistributedProblem:
         comm: a PETSc communicator (default ``PETSc.COMM_WORLD``).
         options_prefix: PETSc options prefix of the matrix, vectors and KSP.
         cell_part: ``(n_cells,)`` rank of each cell, to use instead of the bisection.
+        newton: :class:`~femopt.solvers.newton.NewtonOptions` for nonlinear physics
+            (default: the problem's own, ``problem.newton_options``).
 
     Attributes:
         numbering: the partition (:class:`~femopt.distributed.partition.Numbering`).
         ksp, matrix: the PETSc objects (after the first solve).
-        timings: seconds of the last set-up and solve by phase; ``iterations``.
+        timings: seconds of the last set-up and solve by phase; ``iterations`` (KSP
+            iterations of the last solve, summed over its Newton steps).
+        newton_results: one :class:`~femopt.solvers.newton.NewtonResult` per load step of
+            the last nonlinear solve (``u`` in it: the rank's owned dofs).
 
     Raises:
         ImportError: petsc4py is missing (the message names the install command).
-        InputError: nonlinear physics, a bad ``solver`` name, no supports, or nodes in
-            no cell.
+        InputError: a bad ``solver`` name, no supports, or nodes in no cell.
     """
 
     def __init__(self, problem, *, solver: str = "cg", rtol: float = 1e-10, atol: float = 1e-50,
-                 max_it: int = 10000, comm=None, options_prefix: str = "femopt_", cell_part=None):
+                 max_it: int = 10000, comm=None, options_prefix: str = "femopt_", cell_part=None,
+                 newton: NewtonOptions | None = None):
         PETSc = import_petsc()
         self.PETSc = PETSc
         if solver not in SOLVERS:
             raise InputError(f"solver must be one of {SOLVERS}, got {solver!r}")
         _, _, _, dirichlet = problem_terms(problem)
-        if not getattr(problem.physics, "linear", False):
-            raise InputError(f"DistributedProblem solves linear physics only so far; {type(problem.physics).__name__} "
-                             "is nonlinear (distributed Newton is the next step): solve it serially with "
-                             "problem.solve()")
+        if newton is not None and not isinstance(newton, NewtonOptions):
+            raise InputError(f"newton must be a femopt NewtonOptions, got {type(newton).__name__}")
         if not dirichlet and not problem.physics_allows_no_supports():
             raise InputError("the problem has no Dirichlet conditions (fix(...)): its matrix is singular")
         used = np.zeros(problem.mesh.n_nodes, dtype=bool)
@@ -111,136 +122,69 @@ class DistributedProblem:
         self.n_dofs = problem.space.n_dofs
         self.local_to_global = self.numbering.new_dofs(self.local.local_dofs).astype(PETSc.IntType)
         self.timings["partition"] = time.perf_counter() - start
+        self.newton_options = newton
+        self.newton_results: list = []
         self.matrix = None
         self.ksp = None
         self.solution = None
+        self._solution_params = None          # the parameters of self.solution
+        self._operator_at_solution = False    # whether the KSP's operator is the tangent there
+        self._gradient_context = None
 
-    # -- PETSc objects -------------------------------------------------------------------
-    def _sizes(self):
-        return (self.n_owned_dofs, self.n_dofs)
-
-    def create_vector(self):
-        """A ghosted PETSc vector on the global numbering (ghosts: this rank's ghost dofs).
-        Its local form holds the rank's local dofs, owned first — the local mesh's order."""
-        ghosts = self.local_to_global[self.n_owned_dofs:]
-        vec = self.PETSc.Vec().createGhost(ghosts, self._sizes(), comm=self.comm)
-        vec.setBlockSize(self.problem.space.n_components)
-        return vec
-
-    def _create_matrix(self):
-        PETSc = self.PETSc
-        start = time.perf_counter()
-        A = PETSc.Mat().create(comm=self.comm)
-        A.setSizes((self._sizes(), self._sizes()))
-        A.setType(PETSc.Mat.Type.AIJ)
-        A.setBlockSize(self.problem.space.n_components)
-        A.setOptionsPrefix(self.options_prefix)
-        d_nnz, o_nnz = row_counts(self.problem.mesh.cells, self.numbering, self.comm.getRank())
-        A.setPreallocationNNZ((d_nnz.astype(PETSc.IntType), o_nnz.astype(PETSc.IntType)))
-        A.setLGMap(PETSc.LGMap().create(self.local_to_global, comm=self.comm))
-        A.setOption(PETSc.Mat.Option.NEW_NONZERO_ALLOCATION_ERR, True)
-        A.setOption(PETSc.Mat.Option.KEEP_NONZERO_PATTERN, True)   # zeroed Dirichlet rows keep their slots
-        self.matrix = A
-        self.timings["preallocation"] = time.perf_counter() - start
-        return A
-
-    def _near_null_space(self):
-        """Rigid-body modes of the owned nodes (elasticity: c == dim > 1), else None."""
-        mesh, c = self.problem.mesh, self.problem.space.n_components
-        if c != mesh.dim or c == 1:
-            return None
-        coordinates = np.ascontiguousarray(mesh.points[self.piece.local_nodes[:self.piece.n_owned]]).ravel()
-        vec = self.PETSc.Vec().createWithArray(coordinates, size=self._sizes(), bsize=c, comm=self.comm)
-        space = self.PETSc.NullSpace().createRigidBody(vec)
-        self._coordinates = (coordinates, vec)            # PETSc keeps pointers into the array
-        return space
-
-    def _create_ksp(self):
-        PETSc = self.PETSc
-        ksp = PETSc.KSP().create(comm=self.comm)
-        ksp.setOperators(self.matrix)
-        ksp.setOptionsPrefix(self.options_prefix)
-        pc = ksp.getPC()
-        if self.solver == "cg":
-            ksp.setType(PETSc.KSP.Type.CG)
-            pc.setType(PETSc.PC.Type.GAMG)
-        else:
-            ksp.setType(PETSc.KSP.Type.PREONLY)
-            pc.setType(PETSc.PC.Type.LU)
-            for package in ("mumps", "superlu_dist"):
-                if PETSc.Sys.hasExternalPackage(package):
-                    pc.setFactorSolverType(package)
-                    break
-        ksp.setTolerances(**self.tolerances)
-        ksp.setFromOptions()                               # command line last: it wins
-        self.ksp = ksp
-        return ksp
-
-    # -- assembly and solve --------------------------------------------------------------
+    # -- solve -------------------------------------------------------------------------
     def assemble(self, params=None):
         """Assemble ``K`` and ``b = -r(u_D)`` (plus point loads) with the Dirichlet rows
         and columns eliminated; returns ``(K, b, u_D)``, u_D the prescribed state as a
         PETSc vector."""
-        PETSc = self.PETSc
-        problem = self.problem
-        params = problem.parameters(params)
-        problem.check_parameters(params)
-        split = self.local.split(problem.split(params))
-        _, _, _, dirichlet = problem_terms(problem)
-        prescribed = np.fromiter(dirichlet, dtype=np.int64, count=len(dirichlet))
-        u_full = np.zeros(self.n_dofs)
-        u_full[prescribed] = np.fromiter(dirichlet.values(), dtype=np.float64, count=len(dirichlet))
-        u_local = u_full[self.local.local_dofs]
-        start = time.perf_counter()
-        r_local, K_local = self.local.residual_and_tangent(u_local, split)
-        self.timings["assembly_kernels"] = time.perf_counter() - start
-        A = self.matrix if self.matrix is not None else self._create_matrix()
-        start = time.perf_counter()
-        A.zeroEntries()
-        A.setValuesLocalCSR(K_local.indptr.astype(PETSc.IntType), K_local.indices.astype(PETSc.IntType),
-                            K_local.data, addv=PETSc.InsertMode.ADD_VALUES)
-        A.assemble()
-        b = self.create_vector()
-        with b.localForm() as local:
-            local.array[:] = -r_local
-        b.ghostUpdate(addv=PETSc.InsertMode.ADD_VALUES, mode=PETSc.ScatterMode.REVERSE)
-        owned = self.local.local_dofs[:self.n_owned_dofs]
-        b.array[:] += problem.external_point_forces(params)[owned]
-        rows = self.numbering.new_dofs(prescribed)
-        start_dof, end_dof = self.numbering.dof_range(self.comm.getRank())
-        mine = np.sort(rows[(rows >= start_dof) & (rows < end_dof)]).astype(PETSc.IntType)
-        b.array[mine - start_dof] = 0.0                     # du = 0 where u is prescribed
-        A.zeroRowsColumns(mine, 1.0)
-        if getattr(problem.physics, "symmetric", False):
-            A.setOption(PETSc.Mat.Option.SYMMETRIC, True)
-        u_D = self.create_vector()
-        u_D.array[:] = u_full[owned]
-        self.timings["assembly_insert"] = time.perf_counter() - start
-        return A, b, u_D
+        params = self.problem.parameters(params)
+        self.problem.check_parameters(params)
+        level = self.load_level(params)
+        r, A = self.residual_and_tangent(level.prescribed_local, level)
+        r.scale(-1.0)
+        return A, r, self.vector_from_local(level.prescribed_local)
 
-    def solve(self, params=None, *, gather: str = "all"):
+    def solve(self, params=None, *, gather: str = "all", load_steps: int = 1, initial=None):
         """Solve; returns the field in femopt's ordering ``(n_nodes,)`` / ``(n_nodes, c)``.
 
         Args:
             params: parameter overrides, as in :meth:`Problem.solve`.
             gather: ``"all"`` (every rank gets the field), ``"root"`` (rank 0 gets it,
                 the others None) or ``"none"`` (returns None; see :attr:`solution`).
+            load_steps: nonlinear physics: apply the loads and prescribed values in this
+                many equal increments (no automatic halving, unlike ``Problem.solve``).
+            initial: nonlinear physics: the starting field (femopt's ordering, the same on
+                every rank); default the last solution, else zero.
 
         Raises:
             SolverError: KSP did not converge (reason and iterations in the message).
+            NewtonError: Newton did not converge (reason, iterations, residual history),
+                raised on every rank alike.
         """
         if gather not in ("all", "root", "none"):
             raise InputError(f"gather must be 'all', 'root' or 'none', got {gather!r}")
+        if isinstance(load_steps, bool) or not isinstance(load_steps, (int, np.integer)) or load_steps < 1:
+            raise InputError(f"load_steps must be a positive integer (1 = apply the full load at once), "
+                             f"got {load_steps!r}")
+        self.iterations = 0
+        self.solution = self._load_vector = None
+        params = self.problem.parameters(params)
+        self.problem.check_parameters(params)
+        if getattr(self.problem.physics, "linear", False):
+            u = self._solve_linear(params)
+        else:
+            u = self._solve_newton(params, load_steps, initial)
+        self.solution, self._solution_params = u, params
+        _log.info("distributed solve on %d rank(s): %d KSP iterations, %s", self.comm.getSize(), self.iterations,
+                  {k: round(v, 3) for k, v in self.timings.items()})
+        if gather == "none":
+            return None
+        return self.gather(u, root_only=gather == "root")
+
+    def _solve_linear(self, params):
         A, b, u_D = self.assemble(params)
-        first = self.ksp is None
-        ksp = self._create_ksp() if first else self.ksp
-        if first and ksp.getType() != "preonly" and (space := self._near_null_space()) is not None:
-            A.setNearNullSpace(space)
+        self.timings["solver_setup"] = 0.0
+        ksp = self._ready_ksp(A)
         du = self.create_vector()
-        start = time.perf_counter()
-        ksp.setOperators(A)
-        ksp.setUp()
-        self.timings["solver_setup"] = time.perf_counter() - start
         start = time.perf_counter()
         ksp.solve(b, du)
         self.timings["solve"] = time.perf_counter() - start
@@ -251,12 +195,106 @@ class DistributedProblem:
                               f"{reason} after {self.iterations} iterations (residual {ksp.getResidualNorm():.3e}); "
                               f"try -{self.options_prefix}ksp_monitor_true_residual, or solver='direct'")
         du.axpy(1.0, u_D)
-        self.solution = du
-        _log.info("distributed solve on %d rank(s): %d iterations, %s", self.comm.getSize(), self.iterations,
-                  {k: round(v, 3) for k, v in self.timings.items()})
-        if gather == "none":
-            return None
-        return self.gather(du, root_only=gather == "root")
+        self._operator_at_solution = True     # an affine residual has one tangent
+        self._load_vector = b                 # the adjoint of a self-adjoint load is u
+        return du
+
+    def _solve_newton(self, params, load_steps, initial):
+        if initial is not None:
+            u_local = initial_vector(initial, self.problem.space)[self.local.local_dofs]
+        elif self._last_local is not None:
+            u_local = self._last_local
+        else:
+            u_local = np.zeros(self.local.local_dofs.size)
+        for key in ("solve", "solver_setup"):
+            self.timings[key] = 0.0
+        self._operator_at_solution = False
+        self._last_local = None
+        u, self.newton_results = distributed_newton(self, params, u_local, load_steps=load_steps,
+                                                    options=self.newton_options)
+        self._last_local = self.local_field(u)
+        return u
+
+    _last_local = None
+    _load_vector = None
+
+    def ksp_at_solution(self):
+        """The KSP with the tangent at :attr:`solution` as its operator (assembled and set
+        up again after a Newton solve, whose last tangent belongs to the iterate before)."""
+        if self.solution is None:
+            raise InputError("no solution yet: call solve() first")
+        if not self._operator_at_solution:
+            level = self.load_level(self._solution_params)
+            _, A = self.residual_and_tangent(self.local_field(self.solution), level)
+            self._ready_ksp(A)
+            self._operator_at_solution = True
+        return self.ksp
+
+    # -- gradients -----------------------------------------------------------------------
+    @property
+    def local_problem(self):
+        """The rank's cells as a problem-like view (:class:`.local_problem.LocalProblem`),
+        for femopt's functionals and residual products."""
+        if getattr(self, "_local_problem", None) is None:
+            from .local_problem import LocalProblem
+
+            self._local_problem = LocalProblem(self.problem, self.local)
+        return self._local_problem
+
+    def gradient_context(self):
+        """The rank's local problem view, residual products and compiled functionals
+        (made on first use, kept)."""
+        if self._gradient_context is None:
+            from .gradient import GradientContext
+
+            self._gradient_context = GradientContext(self)
+        return self._gradient_context
+
+    def gradient(self, functional, wrt=None, params=None, *, solve_options=None):
+        """Value and adjoint gradient of ``functional`` at the solution, on every rank.
+
+        Args:
+            functional: a femopt Functional (``fo.functionals.compliance()``, ``volume``,
+                ``mean``, ``p_norm``, ...), or a list of them (then a list of results,
+                sharing the solve; one adjoint solve each).
+            wrt: a parameter name or a list of them (global constants, load magnitudes,
+                per-cell and per-node fields); default all parameters.
+            params: parameter overrides; the last solution is used when it is at these
+                parameters (None: the last solution as it is), else it is solved now.
+            solve_options: keywords for :meth:`solve` when a solve is needed
+                (``{"load_steps": 4}``).
+
+        Returns:
+            :class:`~femopt.sensitivity.adjoint.Gradient` (``value``, ``grads[name]`` of
+            the parameter's global shape: per-cell ``(n_cells, ...)`` in femopt's cell
+            order, per-node ``(n_nodes, ...)``), the same on every rank — as
+            ``fo.gradient(functional, problem, wrt=...)`` returns serially.
+
+        Raises:
+            InputError: an unknown name, ``"coordinates"`` / ``"prescribed"`` (serial only
+                so far), a bad functional.
+        """
+        from .gradient import _names, distributed_gradient
+
+        single = not isinstance(functional, (list, tuple))
+        items = [functional] if single else list(functional)
+        for f in items:
+            if not callable(getattr(f, "evaluate", None)):
+                raise InputError(f"expected a femopt Functional (with evaluate(problem, u, params, X)), got "
+                                 f"{type(f).__name__}; wrap a function with functionals.from_function")
+        if not items:
+            raise InputError("no functional given")
+        names = _names(self.problem, wrt)
+        options = dict(solve_options or {})
+        unknown = sorted(set(options) - {"load_steps", "initial"})
+        if unknown:
+            raise InputError(f"solve_options {unknown} are not keywords of DistributedProblem.solve; it accepts "
+                             "['load_steps', 'initial']")
+        wanted = self.problem.parameters(params) if params is not None else self._solution_params
+        if self.solution is None or wanted is None or not same_params(self._solution_params, wanted):
+            self.solve(params, gather="none", **options)
+        results = distributed_gradient(self, items, names, self._solution_params)
+        return results[0] if single else results
 
     def gather(self, vec, *, root_only: bool = False):
         """A global PETSc vector (global numbering) as a field in femopt's ordering, on
@@ -268,14 +306,6 @@ class DistributedProblem:
             return None
         values = whole.getArray(readonly=True)[self.numbering.dof_permutation].copy()
         return self.problem.space.as_field(values)
-
-    def local_field(self, vec=None) -> np.ndarray:
-        """The rank's local dofs (owned, then ghosts) of a ghosted vector (default the
-        solution), after a forward ghost update: what local assembly at that state reads."""
-        vec = self.solution if vec is None else vec
-        vec.ghostUpdate(addv=self.PETSc.InsertMode.INSERT_VALUES, mode=self.PETSc.ScatterMode.FORWARD)
-        with vec.localForm() as local:
-            return local.array.copy()
 
     @staticmethod
     def peak_memory_mb() -> float:

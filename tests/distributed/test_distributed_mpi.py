@@ -84,8 +84,8 @@ def test_refused_problems():
     from femopt.distributed import DistributedProblem
 
     mesh = box(shape=(2, 2, 2))
-    with pytest.raises(InputError, match="linear physics only"):
-        DistributedProblem(fo.Problem(mesh, NeoHookean()).fix("xmin"))
+    with pytest.raises(InputError, match="newton must be a femopt NewtonOptions"):
+        DistributedProblem(fo.Problem(mesh, NeoHookean()).fix("xmin"), newton={"rtol": 1e-8})
     with pytest.raises(InputError, match="no Dirichlet conditions"):
         DistributedProblem(fo.Problem(mesh, LinearElasticity()))
     with pytest.raises(InputError, match="solver must be one of"):

@@ -1,0 +1,135 @@
+"""Per-cell vectors across ranks: each rank owns the cells of its partition, and the
+few collective operations a design loop needs (sums, maxima, gathers) go through PETSc.
+
+The global cell numbering is rank by rank (rank 0's cells first, each rank's cells in
+their original order), so a rank owns a contiguous range of cells — PETSc's layout for a
+``Vec`` of per-cell values and for the rows of the filter matrix. Every rank computes
+this numbering from the replicated partition without communicating
+(:func:`cell_numbering`, plain NumPy).
+
+Reductions use PETSc rather than mpi4py (which femopt does not require): every rank
+receives the vector of the ranks' values (one entry per rank, a PETSc scatter to all)
+and adds it up in rank order itself, so every rank gets the same bits whatever the MPI
+library's reduction order — decisions taken on every rank (the optimality-criteria
+bisection, the convergence test) stay in step.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import InputError
+
+__all__ = ["cell_numbering", "CellLayout"]
+
+
+def cell_numbering(cell_part: np.ndarray, n_parts: int) -> tuple[np.ndarray, np.ndarray]:
+    """``(new_cell (n_cells,), starts (n_parts + 1,))``: the rank-by-rank global number
+    of each original cell, and the first global cell of each rank (and the total).
+
+    Raises:
+        InputError: ``cell_part`` has entries outside ``0..n_parts-1``.
+    """
+    cell_part = np.asarray(cell_part, dtype=np.int64)
+    if cell_part.size and (cell_part.min() < 0 or cell_part.max() >= n_parts):
+        raise InputError(f"cell_part must hold ranks in 0..{n_parts - 1}, got {cell_part.min()}..{cell_part.max()}")
+    order = np.lexsort((np.arange(cell_part.size), cell_part))       # by rank, then original id
+    new_cell = np.empty(cell_part.size, dtype=np.int64)
+    new_cell[order] = np.arange(cell_part.size)
+    starts = np.concatenate([[0], np.cumsum(np.bincount(cell_part, minlength=n_parts))]).astype(np.int64)
+    return new_cell, starts
+
+
+class CellLayout:
+    """The rank's own cells and collective operations on per-cell values.
+
+    Args:
+        problem: a :class:`~femopt.distributed.DistributedProblem` (its partition and
+            communicator are used).
+
+    Attributes:
+        own_cells: ``(n_own,)`` original ids of the rank's cells (sorted) — the order of
+            every "own" array (design, densities, gradients).
+        new_cell: ``(n_cells,)`` global (PETSc) number of each original cell.
+        starts: ``(n_ranks + 1,)`` first global cell of each rank.
+    """
+
+    def __init__(self, problem):
+        self.PETSc = problem.PETSc
+        self.comm = problem.comm
+        self.rank, self.size = self.comm.getRank(), self.comm.getSize()
+        numbering = problem.numbering
+        self.own_cells = problem.piece.cells
+        self.n_cells = int(numbering.cell_part.size)
+        self.new_cell, self.starts = cell_numbering(numbering.cell_part, numbering.n_parts)
+        self.n_own = int(self.starts[self.rank + 1] - self.starts[self.rank])
+        if self.n_own != self.own_cells.size:
+            raise InputError("the cell layout does not match the problem's partition")
+        self._one = self.PETSc.Vec().createMPI((1, self.size), comm=self.comm)
+        self._to_all, self._all = self.PETSc.Scatter.toAll(self._one)
+        self._scatters = {}
+
+    # -- vectors ---------------------------------------------------------------------------
+    def vec(self, values=None):
+        """A PETSc vector of the own cells (global layout), filled with ``values (n_own,)``."""
+        vec = self.PETSc.Vec().createMPI((self.n_own, self.n_cells), comm=self.comm)
+        if values is not None:
+            vec.array[:] = values
+        return vec
+
+    # -- reductions ------------------------------------------------------------------------
+    def values(self, value: float) -> np.ndarray:
+        """``(n_ranks,)``: every rank's ``value``, on every rank. Collective."""
+        self._one.array[0] = value
+        self._to_all.scatter(self._one, self._all, addv=self.PETSc.InsertMode.INSERT_VALUES,
+                             mode=self.PETSc.ScatterMode.FORWARD)
+        return self._all.getArray(readonly=True).copy()
+
+    def sum(self, value: float) -> float:
+        """Σ over ranks of ``value``, added in rank order (the same bits on every rank)."""
+        total = 0.0
+        for part in self.values(value):
+            total += float(part)
+        return total
+
+    def max(self, value: float) -> float:
+        """max over ranks of ``value``."""
+        return float(self.values(value).max())
+
+    def dot(self, a, b) -> float:
+        """Σ over all cells of ``a * b`` (own parts ``(n_own,)``)."""
+        return self.sum(float(np.dot(a, b)))
+
+    # -- gathers ---------------------------------------------------------------------------
+    def _scatter(self, root_only):
+        if root_only not in self._scatters:
+            template = self.vec()
+            make = self.PETSc.Scatter.toZero if root_only else self.PETSc.Scatter.toAll
+            self._scatters[root_only] = (template,) + tuple(make(template))
+        return self._scatters[root_only]
+
+    def gather(self, own_values, *, root_only: bool = False):
+        """The per-cell array ``(n_cells,)`` in original cell order from every rank's own
+        part, on every rank (or on rank 0 only: the others get None). Collective."""
+        template, scatter, whole = self._scatter(root_only)
+        template.array[:] = own_values
+        scatter.scatter(template, whole, addv=self.PETSc.InsertMode.INSERT_VALUES,
+                        mode=self.PETSc.ScatterMode.FORWARD)
+        if root_only and self.rank != 0:
+            return None
+        return whole.getArray(readonly=True)[self.new_cell].copy()
+
+    def scatter_from_root(self, values) -> np.ndarray:
+        """Each rank's own part of the array ``(n_cells,)`` (original order) that rank 0
+        holds (the other ranks pass None). Collective."""
+        template, scatter, whole = self._scatter(True)
+        if self.rank == 0:
+            ordered = np.empty(self.n_cells)
+            ordered[self.new_cell] = np.asarray(values, dtype=np.float64)
+            whole.array[:] = ordered
+        scatter.scatter(whole, template, addv=self.PETSc.InsertMode.INSERT_VALUES,
+                        mode=self.PETSc.ScatterMode.REVERSE)
+        return template.array.copy()
+
+    def agree(self, code: int) -> int:
+        """Rank 0's small non-negative integer ``code``, on every rank (a broadcast)."""
+        return int(round(self.sum(float(code) if self.rank == 0 else 0.0)))

@@ -101,6 +101,13 @@ class PetscSystem:
             symmetric = getattr(self.problem.physics, "symmetric", False)
             ksp.setType(PETSc.KSP.Type.CG if symmetric else PETSc.KSP.Type.GMRES)
             pc.setType(PETSc.PC.Type.GAMG)
+            # Dropping weak couplings before aggregation (threshold 0.02; PETSc's default
+            # keeps all) cut CG's iterations from 24 to 16 and the solve by 15 % on a hex8
+            # cantilever of 53k dofs at SIMP contrasts; 0.01-0.05 behave alike, 0.1 is
+            # worse. The options database still wins when the user gives one.
+            key = f"{self.options_prefix}pc_gamg_threshold"
+            if not PETSc.Options().hasName(key):
+                PETSc.Options().setValue(key, 0.02)
         else:
             ksp.setType(PETSc.KSP.Type.PREONLY)
             pc.setType(PETSc.PC.Type.LU)

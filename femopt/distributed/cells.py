@@ -67,6 +67,7 @@ class CellLayout:
         self._one = self.PETSc.Vec().createMPI((1, self.size), comm=self.comm)
         self._to_all, self._all = self.PETSc.Scatter.toAll(self._one)
         self._scatters = {}
+        self._array_scatters = {}
 
     # -- vectors ---------------------------------------------------------------------------
     def vec(self, values=None):
@@ -94,6 +95,23 @@ class CellLayout:
     def max(self, value: float) -> float:
         """max over ranks of ``value``."""
         return float(self.values(value).max())
+
+    def sum_array(self, local) -> np.ndarray:
+        """Σ over ranks of the array ``local`` (same shape on every rank), added in rank
+        order (the same bits on every rank). Collective."""
+        local = np.asarray(local, dtype=np.float64)
+        k = local.size
+        if k not in self._array_scatters:
+            one = self.PETSc.Vec().createMPI((k, k * self.size), comm=self.comm)
+            self._array_scatters[k] = (one,) + tuple(self.PETSc.Scatter.toAll(one))
+        one, to_all, whole = self._array_scatters[k]
+        one.array[:] = local.ravel()
+        to_all.scatter(one, whole, addv=self.PETSc.InsertMode.INSERT_VALUES, mode=self.PETSc.ScatterMode.FORWARD)
+        parts = whole.getArray(readonly=True).reshape(self.size, k)
+        total = np.zeros(k)
+        for part in parts:
+            total = total + part
+        return total.reshape(local.shape)
 
     def dot(self, a, b) -> float:
         """Σ over all cells of ``a * b`` (own parts ``(n_own,)``)."""

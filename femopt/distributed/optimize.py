@@ -11,11 +11,11 @@ Every rank runs the loop on the design variables of its own cells (:mod:`.topolo
 
 * **OC** is distributed: each cell's update is local; the volume bisection needs one
   global sum per bisection step (the volume is linear in x, so no filter exchange).
-* **MMA** gathers the design and the gradients on rank 0, which runs femopt's serial
-  :class:`~femopt.optimize.MMA` step and scatters the new design back: the subproblem's
-  dual couples all variables through sums, and the serial step keeps one state (on the
-  rank that writes the checkpoint) with no reliance on bitwise-equal arithmetic on every
-  rank. O(n_cells) memory and time on rank 0 per iteration, small next to the solve.
+* **MMA** is distributed too: femopt's :class:`~femopt.optimize.MMA` steps each rank's
+  own cells (asymptotes, move limits, the separable approximation are per cell), and the
+  primal–dual subproblem reduces its sums over the cells (``P @ v``, ``G diag(w) Gᵀ``,
+  residual norms, the largest feasible step) across ranks, added in rank order, so every
+  rank takes the same dual steps; its per-cell state is gathered into the checkpoint.
 * convergence max|Δx| is a global maximum; the objective, constraint, change and grey
   level in the history are the same on every rank.
 * progress lines (``femopt.optimize``, as :func:`femopt.optimize.minimize`'s) come from
@@ -211,15 +211,17 @@ def _run(compliance, optimizer, max_iterations, tol_change, tol_feasibility, che
     root, n = layout.rank == 0, layout.n_cells
     meta = _meta(compliance, optimizer)
     mma = isinstance(optimizer, MMA)
-    lower, upper = np.zeros(n), np.ones(n)
-    state = optimizer.init_state(n, 1) if (mma and root) else {}
+    if mma:                      # each rank steps its own cells; sums over cells are reduced
+        optimizer = optimizer.with_reductions(_CellSums(layout))
+    lower, upper = np.zeros(layout.n_own), np.ones(layout.n_own)
+    state = optimizer.init_state(layout.n_own, 1) if mma else {}
     x, iteration, history = compliance.initial(), 0, History(1)
     saved = _start(layout, checkpoint, resume, meta, check_fingerprint)
     if saved is not None:
         x, iteration = np.array(saved.x[layout.own_cells]), saved.iteration
         history = History.from_arrays(saved.history, 1)
-        if root:
-            state.update(saved.state)
+        state.update({k: (np.array(v[layout.own_cells]) if np.ndim(v) == 1 and len(v) == n else np.array(v))
+                      for k, v in saved.state.items()})
         if saved.meta.get("status") == "converged":
             return _result(compliance, x, history, "converged", "already converged in the checkpoint", [], output)
     report = Reporter(report_every, max_iterations) if root else None
@@ -232,11 +234,8 @@ def _run(compliance, optimizer, max_iterations, tol_change, tol_feasibility, che
         rho = compliance.last["rho"]
         t_update = time.perf_counter()
         if mma:
-            everything = [layout.gather(a, root_only=True) for a in (x, df, dg)]
-            x_all = _on_root(layout, lambda: optimizer.step(
-                iteration, everything[0], Evaluation(f, everything[1], np.array([g]), everything[2][None, :]),
-                lower, upper, state, None))
-            x_next = layout.scatter_from_root(x_all)
+            x_next = optimizer.step(iteration, x, Evaluation(f, df, np.array([g]), dg[None, :]), lower, upper,
+                                    state, None)
         else:
             x_next = oc_step(optimizer, x, df, dg, compliance.volume)
         t_update = time.perf_counter() - t_update
@@ -253,10 +252,12 @@ def _run(compliance, optimizer, max_iterations, tol_change, tol_feasibility, che
                                                                                                "filter")}
         spent.update({name: layout.max(dp.timings.get(key, 0.0)) for name, key in _SOLVE_PHASES})
         timings.append(dict(spent, update=layout.max(t_update), total=seconds, ksp_iterations=int(dp.iterations)))
-        if checkpoint is not None:
+        if checkpoint is not None:       # the design and MMA's per-cell state, gathered in cell order
             x_all = layout.gather(x, root_only=True)
+            state_all = {k: (layout.gather(v, root_only=True) if np.ndim(v) == 1 else v) for k, v in state.items()}
             _on_root(layout, lambda: write_checkpoint(checkpoint, Checkpoint(
-                x_all, iteration, state, history.as_arrays(), dict(meta, status="converged" if done else "running"))))
+                x_all, iteration, state_all, history.as_arrays(),
+                dict(meta, status="converged" if done else "running"))))
         if root:
             report(info)
         if done:
@@ -281,3 +282,16 @@ def _result(compliance, x, history, status, message, timings, output):
     return TopologyResult(x=layout.gather(x), density=layout.gather(rho), compliance=last, volume_fraction=volume,
                           iterations=len(history), status=status, success=status == "converged", message=message,
                           history=history, timings=timings, ranks=layout.size)
+
+
+class _CellSums:
+    """MMA's reductions over the design variables when each rank holds its own cells."""
+
+    def __init__(self, layout):
+        self.layout = layout
+
+    def sum(self, local):
+        return self.layout.sum_array(local)
+
+    def max(self, local: float) -> float:
+        return self.layout.max(local)

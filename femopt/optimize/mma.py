@@ -31,7 +31,27 @@ import numpy as np
 from ..errors import InputError
 from .base import OptimizationError, Optimizer
 
-__all__ = ["MMA", "mma_subproblem"]
+__all__ = ["MMA", "mma_subproblem", "LocalVariables"]
+
+
+class LocalVariables:
+    """Sums and maxima over the design variables when this process holds all of them.
+
+    The subproblem touches the variables only elementwise and through sums over them
+    (``P @ v``, ``G diag(w) Gᵀ``, residual norms, the largest feasible step). A process
+    holding a part of the variables (one MPI rank's cells) passes an object with the same
+    two methods whose results are reduced over all processes, and every process then
+    takes the same dual steps on its own part (:mod:`femopt.distributed`)."""
+
+    @staticmethod
+    def sum(local):
+        """Σ over all variables of the partial sums ``local`` (an array of any shape)."""
+        return local
+
+    @staticmethod
+    def max(local: float) -> float:
+        """The largest of every process's ``local``."""
+        return local
 
 
 class MMA(Optimizer):
@@ -55,6 +75,15 @@ class MMA(Optimizer):
                              f"asyincr={asyincr}, asydecr={asydecr}")
         self.move, self.asyinit, self.asyincr, self.asydecr = float(move), float(asyinit), float(asyincr), float(asydecr)
         self.albefa, self.c = float(albefa), float(c)
+        self.reductions = LocalVariables()
+
+    def with_reductions(self, reductions) -> "MMA":
+        """A copy whose steps work on a part of the variables, summing over all parts with
+        ``reductions`` (see :class:`LocalVariables`); the settings are the same."""
+        other = MMA(self.move, asyinit=self.asyinit, asyincr=self.asyincr, asydecr=self.asydecr,
+                    albefa=self.albefa, c=self.c)
+        other.reductions = reductions
+        return other
 
     def init_state(self, n, m):
         empty = np.zeros(n)
@@ -77,17 +106,21 @@ class MMA(Optimizer):
         beta = np.minimum.reduce([upp - self.albefa * (upp - x), x + self.move * span, upper])
         m = evaluation.g.size
         x_new = mma_subproblem(x, evaluation.df, evaluation.g, evaluation.dg.reshape(m, x.size), low, upp,
-                               alfa, beta, span, c=np.full(m, self.c), d=np.ones(m))
+                               alfa, beta, span, c=np.full(m, self.c), d=np.ones(m), reductions=self.reductions)
         state["xold2"], state["xold1"] = state["xold1"], x.copy()
         state["low"], state["upp"], state["steps"] = low, upp, np.array(k)
         return x_new
 
 
-def mma_subproblem(x, df0, fval, dfdx, low, upp, alfa, beta, span, *, a0=1.0, a=None, c=None, d=None):
+def mma_subproblem(x, df0, fval, dfdx, low, upp, alfa, beta, span, *, a0=1.0, a=None, c=None, d=None,
+                   reductions=None):
     """Build and solve one MMA subproblem; returns the new x ``(n,)``.
 
     ``df0 (n,)``: objective gradient; ``fval (m,)``, ``dfdx (m, n)``: constraint values
-    and gradients; ``low, upp``: asymptotes; ``alfa, beta``: move limits."""
+    and gradients; ``low, upp``: asymptotes; ``alfa, beta``: move limits. With
+    ``reductions`` (see :class:`LocalVariables`) the arrays ``(n,)`` are this process's
+    part of the variables and the sums run over all parts."""
+    R = LocalVariables() if reductions is None else reductions
     m = fval.size
     a = np.zeros(m) if a is None else a
     c = np.full(m, 1000.0) if c is None else c
@@ -101,46 +134,42 @@ def mma_subproblem(x, df0, fval, dfdx, low, upp, alfa, beta, span, *, a0=1.0, a=
     P, Q = np.maximum(dfdx, 0.0), np.maximum(-dfdx, 0.0)
     PQ = 0.001 * (P + Q) + raa0 * span_inv[None, :]
     P, Q = (P + PQ) * ux2[None, :], (Q + PQ) * xl2[None, :]
-    b = P @ (1.0 / (upp - x)) + Q @ (1.0 / (x - low)) - fval
-    return _subsolv(low, upp, alfa, beta, p0, q0, P, Q, a0, a, b, c, d)
+    b = R.sum(P @ (1.0 / (upp - x)) + Q @ (1.0 / (x - low))) - fval
+    return _subsolv(low, upp, alfa, beta, p0, q0, P, Q, a0, a, b, c, d, R)
 
 
-def _residual(x, y, z, lam, xsi, eta, mu, zet, s, epsi, low, upp, alfa, beta, p0, q0, P, Q, a0, a, b, c, d):
+def _residual(x, y, z, lam, xsi, eta, mu, zet, s, epsi, low, upp, alfa, beta, p0, q0, P, Q, a0, a, b, c, d, R):
+    """The optimality conditions' residual as ``(2-norm, largest entry)`` over all parts."""
     plam, qlam = p0 + P.T @ lam, q0 + Q.T @ lam
-    gvec = P @ (1.0 / (upp - x)) + Q @ (1.0 / (x - low))
+    gvec = R.sum(P @ (1.0 / (upp - x)) + Q @ (1.0 / (x - low)))
     dpsidx = plam / (upp - x) ** 2 - qlam / (x - low) ** 2
-    return np.concatenate([
-        dpsidx - xsi + eta,
-        c + d * y - mu - lam,
-        [a0 - zet - a @ lam],
-        gvec - a * z - y + s - b,
-        xsi * (x - alfa) - epsi,
-        eta * (beta - x) - epsi,
-        mu * y - epsi,
-        [zet * z - epsi],
-        lam * s - epsi,
-    ])
+    per_variable = np.concatenate([dpsidx - xsi + eta, xsi * (x - alfa) - epsi, eta * (beta - x) - epsi])
+    small = np.concatenate([c + d * y - mu - lam, [a0 - zet - a @ lam], gvec - a * z - y + s - b,
+                            mu * y - epsi, [zet * z - epsi], lam * s - epsi])
+    squares = R.sum(np.array([per_variable @ per_variable]))[0] + small @ small
+    worst = max(R.max(float(np.abs(per_variable).max(initial=0.0))), float(np.abs(small).max()))
+    return float(np.sqrt(squares)), worst
 
 
-def _subsolv(low, upp, alfa, beta, p0, q0, P, Q, a0, a, b, c, d):
+def _subsolv(low, upp, alfa, beta, p0, q0, P, Q, a0, a, b, c, d, R):
     """Primal–dual Newton for the MMA subproblem (Svanberg's ``subsolv``)."""
-    m, n = P.shape
+    m, n_here = P.shape
+    n = int(round(R.sum(np.array([float(n_here)]))[0]))     # all variables, on every part
     epsi = 1.0
     x = 0.5 * (alfa + beta)
     y, z, lam = np.ones(m), 1.0, np.ones(m)
     xsi = np.maximum(1.0 / (x - alfa), 1.0)
     eta = np.maximum(1.0 / (beta - x), 1.0)
     mu, zet, s = np.maximum(1.0, 0.5 * c), 1.0, np.ones(m)
-    fixed = (low, upp, alfa, beta, p0, q0, P, Q, a0, a, b, c, d)
+    fixed = (low, upp, alfa, beta, p0, q0, P, Q, a0, a, b, c, d, R)
     while epsi > 1e-7:
-        res = _residual(x, y, z, lam, xsi, eta, mu, zet, s, epsi, *fixed)
-        norm, worst = np.linalg.norm(res), np.abs(res).max()
+        norm, worst = _residual(x, y, z, lam, xsi, eta, mu, zet, s, epsi, *fixed)
         inner = 0
         while worst > 0.9 * epsi and inner < 200:
             inner += 1
             ux1, xl1 = upp - x, x - low
             plam, qlam = p0 + P.T @ lam, q0 + Q.T @ lam
-            gvec = P @ (1.0 / ux1) + Q @ (1.0 / xl1)
+            gvec = R.sum(P @ (1.0 / ux1) + Q @ (1.0 / xl1))
             GG = P / ux1[None, :] ** 2 - Q / xl1[None, :] ** 2
             dpsidx = plam / ux1 ** 2 - qlam / xl1 ** 2
             delx = dpsidx - epsi / (x - alfa) + epsi / (beta - x)
@@ -151,13 +180,13 @@ def _subsolv(low, upp, alfa, beta, p0, q0, P, Q, a0, a, b, c, d):
             diagy = d + mu / y
             diaglamyi = s / lam + 1.0 / diagy
             if m < n:
-                blam = dellam + dely / diagy - GG @ (delx / diagx)
-                A = np.diag(diaglamyi) + (GG / diagx[None, :]) @ GG.T
+                blam = dellam + dely / diagy - R.sum(GG @ (delx / diagx))
+                A = np.diag(diaglamyi) + R.sum((GG / diagx[None, :]) @ GG.T)
                 AA = np.block([[A, a[:, None]], [a[None, :], np.array([[-zet / z]])]])
                 sol = np.linalg.solve(AA, np.concatenate([blam, [delz]]))
                 dlam, dz = sol[:m], sol[m]
                 dx = -delx / diagx - (GG.T @ dlam) / diagx
-            else:
+            else:                        # as many constraints as variables: all on this process
                 dellamyi = dellam + dely / diagy
                 Axx = np.diag(diagx) + (GG.T / diaglamyi[None, :]) @ GG
                 azz = zet / z + a @ (a / diaglamyi)
@@ -174,11 +203,12 @@ def _subsolv(low, upp, alfa, beta, p0, q0, P, Q, a0, a, b, c, d):
             dmu = -mu + epsi / y - (mu * dy) / y
             dzet = -zet + epsi / z - zet * dz / z
             ds = -s + epsi / lam - (s * dlam) / lam
-            xx = np.concatenate([y, [z], lam, xsi, eta, mu, [zet], s])
-            dxx = np.concatenate([dy, [dz], dlam, dxsi, deta, dmu, [dzet], ds])
+            xx = np.concatenate([y, [z], lam, mu, [zet], s])
+            dxx = np.concatenate([dy, [dz], dlam, dmu, [dzet], ds])
             # Largest step keeping every slack and multiplier positive (1% margin).
-            largest = max(np.max(-1.01 * dxx / xx), np.max(-1.01 * dx / (x - alfa)),
-                          np.max(1.01 * dx / (beta - x)), 1.0)
+            per_variable = np.concatenate([-1.01 * dxsi / xsi, -1.01 * deta / eta, -1.01 * dx / (x - alfa),
+                                           1.01 * dx / (beta - x)])
+            largest = max(float(np.max(-1.01 * dxx / xx)), R.max(float(per_variable.max(initial=-np.inf))), 1.0)
             step = 1.0 / largest
             old = (x, y, z, lam, xsi, eta, mu, zet, s)
             new_norm, halvings = 2.0 * norm, 0
@@ -186,10 +216,9 @@ def _subsolv(low, upp, alfa, beta, p0, q0, P, Q, a0, a, b, c, d):
                 halvings += 1
                 x, y, z, lam, xsi, eta, mu, zet, s = (o + step * do for o, do in zip(
                     old, (dx, dy, dz, dlam, dxsi, deta, dmu, dzet, ds)))
-                res = _residual(x, y, z, lam, xsi, eta, mu, zet, s, epsi, *fixed)
-                new_norm = np.linalg.norm(res)
+                new_norm, new_worst = _residual(x, y, z, lam, xsi, eta, mu, zet, s, epsi, *fixed)
                 step /= 2.0
-            norm, worst = new_norm, np.abs(res).max()
+            norm, worst = new_norm, new_worst
         epsi *= 0.1
     if not np.all(np.isfinite(x)):
         raise OptimizationError("the MMA subproblem produced non-finite values (check the scaling of "

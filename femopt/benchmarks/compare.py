@@ -29,13 +29,23 @@ Cases:
 * torch-fem (when installed, :mod:`compare_torchfem`): the cube's solve (its model built
   and solved with the per-cell E differentiable) and gradient (``backward()``), answers
   checked like scikit-fem's; its note gives the ratio of solve + gradient to femopt's.
-  JAX-FEM's row says "skipped" and why (see :mod:`compare_peers`).
+
+* JAX-FEM (when installed, :mod:`compare_jaxfem`): the cube as a JAX-FEM ``Problem``
+  solved through its ``ad_wrapper`` (solve: a new problem built and solved after a first
+  call that compiles; gradient: the VJP, its adjoint solve), answers checked likewise;
+  its note adds the first call's times. ``--jaxfem-solver`` picks its linear solver:
+  ``auto`` follows femopt's choice (direct: its ``umfpack_solver``, i.e. SciPy's
+  spsolve; CG with AMG or multigrid: its ``petsc_solver`` with its defaults, PETSc
+  BiCGStab(l) + ILU(0), to rtol 1e-10), or ``direct``, ``petsc``, ``cg+amg`` (PETSc CG +
+  GAMG), ``jax`` (its overall default, BiCGStab + Jacobi in JAX).
+  Not installed (or a module it imports missing): its row says "skipped" and why.
 
 ``--out DIR`` writes ``compare.csv`` and ``compare.png`` (time against dofs, log-log, per
 library and phase, with the power-law exponent fitted over the cube sizes).
 
 Run:  python -m femopt.benchmarks.compare [--sizes 8 12 16 24] [--mbb 120 40] [--out DIR]
       femopt bench compare --quick
+      femopt bench compare --sizes 25 --no-mbb [--jaxfem-solver petsc] [--peers JAX-FEM]
 """
 from __future__ import annotations
 
@@ -48,16 +58,18 @@ from dataclasses import asdict, dataclass, fields
 
 import numpy as np
 
+from .compare_jaxfem import JAXFEM_METHODS, jaxfem_cube
 from .compare_peers import UNADAPTED_PEERS, PeerUnavailable, skfem_cube, undetected_peer_reason
 from .compare_torchfem import torchfem_cube
 from .timing import best_seconds
 
-__all__ = ["main", "run", "Row", "cube_femopt", "fit_exponent"]
+__all__ = ["main", "run", "Row", "cube_femopt", "fit_exponent", "PEERS"]
 
 _log = logging.getLogger("femopt.benchmarks")
 
 E, NU, TRACTION = 1.0, 0.3, (0.0, 0.0, -1.0)
 PHASES = ("assembly", "solve", "gradient")
+PEERS = ("scikit-fem", "torch-fem", "JAX-FEM")
 
 
 @dataclass
@@ -139,21 +151,24 @@ def _cube_peer(library, measure, reference, displacement, gradient, rtol):
     bad = {k: v for k, v in differences.items() if not v <= rtol}
     note = "rel. diff " + ", ".join(f"{k} {v:.1e}" for k, v in differences.items())
     total = (peer["solve_s"] + peer["gradient_s"]) / (reference.solve_s + reference.gradient_s)
-    note += f"; solve + gradient ratio {total:.2f}"
+    note += f"; solve + gradient ratio {total:.2f}" + (f"; {peer['note']}" if peer.get("note") else "")
     return Row(reference.case, reference.dofs, library, status="mismatch" if bad else "ok",
                assembly_s=peer["assembly_s"], solve_s=peer["solve_s"], gradient_s=peer["gradient_s"],
                answer=peer["compliance"], method=peer["method"], note=note)
 
 
-def _cube_peers(reference, mesh, displacement, gradient, rtol, repeat):
+def _cube_peers(reference, mesh, displacement, gradient, rtol, repeat, jaxfem_solver="auto", peers=PEERS):
     method = "cg+amg" if reference.method.startswith("cg+amg") else "direct"
+    iterative = "petsc" if reference.method.startswith("cg+") else "direct"    # AMG or multigrid
+    jaxfem_method = iterative if jaxfem_solver == "auto" else jaxfem_solver
     geometry = dict(E=E, nu=NU, traction=TRACTION, length=1.0)
-    return [
-        _cube_peer("scikit-fem", lambda: skfem_cube(mesh.points, mesh.cells, method=method, repeat=repeat,
-                                                    **geometry), reference, displacement, gradient, rtol),
-        _cube_peer("torch-fem", lambda: torchfem_cube(mesh.points, mesh.cells, **geometry),
-                   reference, displacement, gradient, rtol),
-    ]
+    measures = {
+        "scikit-fem": lambda: skfem_cube(mesh.points, mesh.cells, method=method, repeat=repeat, **geometry),
+        "torch-fem": lambda: torchfem_cube(mesh.points, mesh.cells, **geometry),
+        "JAX-FEM": lambda: jaxfem_cube(mesh.points, mesh.cells, method=jaxfem_method, **geometry),
+    }
+    return [_cube_peer(library, measures[library], reference, displacement, gradient, rtol)
+            for library in PEERS if library in peers]
 
 
 # -------------------------------------------------------------------------------- the MBB
@@ -190,12 +205,19 @@ def _with_ratios(rows):
     return rows
 
 
-def run(sizes=(8, 12, 16, 24), mbb_shape=(120, 40), iterations=8, rtol=1e-6, repeat=3):
-    """All rows (list of :class:`Row`)."""
+def run(sizes=(8, 12, 16, 24), mbb_shape=(120, 40), iterations=8, rtol=1e-6, repeat=3, jaxfem_solver="auto",
+        peers=PEERS):
+    """All rows (list of :class:`Row`); ``jaxfem_solver``: ``"auto"`` or a key of
+    :data:`~femopt.benchmarks.compare_jaxfem.JAXFEM_METHODS`; ``peers``: the libraries
+    of :data:`PEERS` run on the cubes (the others get no row)."""
+    unknown = sorted(set(peers) - set(PEERS))
+    if unknown:
+        raise ValueError(f"peers {unknown} are not among {list(PEERS)}")
     rows = []
     for n in sizes:
         reference, mesh, displacement, gradient = cube_femopt(int(n), repeat)
-        rows += [reference] + _cube_peers(reference, mesh, displacement, gradient, rtol, repeat)
+        rows += [reference] + _cube_peers(reference, mesh, displacement, gradient, rtol, repeat, jaxfem_solver,
+                                          peers)
         rows += [Row(reference.case, reference.dofs, library, status="skipped",
                      note=undetected_peer_reason(module)) for module, library in UNADAPTED_PEERS]
         _log.info("cube %d (%d dofs) done", n, reference.dofs)
@@ -292,6 +314,11 @@ def main(argv=None) -> int:
     parser.add_argument("--repeat", type=int, default=3, help="assembly timings: best of this many")
     parser.add_argument("--rtol", type=float, default=1e-6, help="answers must agree to this relative difference")
     parser.add_argument("--quick", action="store_true", help="tiny sizes (cubes 3, 4, 6; MBB 30x10, 3 iterations)")
+    parser.add_argument("--jaxfem-solver", choices=["auto", *JAXFEM_METHODS], default="auto",
+                        help="JAX-FEM's linear solver (auto: the family femopt picked)")
+    parser.add_argument("--peers", nargs="+", choices=PEERS, default=list(PEERS),
+                        help="the other libraries run on the cubes (e.g. leave out scikit-fem's "
+                             "direct solve on large cubes)")
     parser.add_argument("--out", help="write compare.csv and compare.png into this folder")
     args = parser.parse_args(argv)
     if args.quick:
@@ -300,7 +327,8 @@ def main(argv=None) -> int:
         parser.error(f"--sizes, --iterations and --repeat must be positive, got {args.sizes}, "
                      f"{args.iterations}, {args.repeat}")
     rows = run(sizes=args.sizes, mbb_shape=None if args.no_mbb else tuple(args.mbb),
-               iterations=args.iterations, rtol=args.rtol, repeat=args.repeat)
+               iterations=args.iterations, rtol=args.rtol, repeat=args.repeat, jaxfem_solver=args.jaxfem_solver,
+               peers=args.peers)
     print(table(rows))
     if args.out:
         os.makedirs(args.out, exist_ok=True)

@@ -8,9 +8,9 @@ mesh. femopt numbers a hex8's nodes the VTK way; skfem's ``MeshHex1`` has an ord
 own, so the permutation is derived from the two reference cells (each of skfem's
 reference nodes is looked up among femopt's), not typed in.
 
-torch-fem has an adapter of its own (:mod:`compare_torchfem`). JAX-FEM is only detected:
-its API changes between releases and no adapter here has been checked against an
-installed copy, so its row says "skipped" and why.
+torch-fem and JAX-FEM have adapters of their own (:mod:`compare_torchfem`,
+:mod:`compare_jaxfem`). A peer without a checked adapter would be listed in
+``UNADAPTED_PEERS`` and only detected: its row says "skipped" and why.
 """
 from __future__ import annotations
 
@@ -27,11 +27,12 @@ __all__ = ["PeerUnavailable", "import_peer", "skfem_node_order", "skfem_cube", "
 _INSTALL = {
     "skfem": ("scikit-fem", "pip install scikit-fem"),
     "torchfem": ("torch-fem", "pip install torch-fem"),
-    "jax_fem": ("JAX-FEM", "pip install jax-fem"),
+    "jax_fem": ("JAX-FEM", "pip install jax-fem fenics-basix pyfiglet; petsc4py: "
+                           "bash scripts/install_mpi_stack.sh"),
 }
 
-#: peers without a checked adapter: (module name, library name)
-UNADAPTED_PEERS = (("jax_fem", "JAX-FEM"),)
+#: peers without a checked adapter: (module name, library name); none at present
+UNADAPTED_PEERS: tuple = ()
 
 
 class PeerUnavailable(Exception):

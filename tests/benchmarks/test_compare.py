@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from femopt.benchmarks import compare
-from femopt.benchmarks.compare_peers import skfem_cube, skfem_node_order
+from femopt.benchmarks.compare_peers import PeerUnavailable, skfem_cube, skfem_node_order
 
 
 def _rows(folder):
@@ -15,7 +15,13 @@ def _rows(folder):
         return list(csv.DictReader(handle))
 
 
-def test_quick_run_writes_table_and_plot(tmp_path, capsys):
+def test_quick_run_writes_table_and_plot(tmp_path, capsys, monkeypatch):
+    # JAX-FEM compiles anew for every mesh size (~20 s for the three quick cubes); its row
+    # is checked in test_compare_jaxfem.py, here it only has to appear
+    def jaxfem_left_out(*args, **kwargs):
+        raise PeerUnavailable("left out by this test")
+
+    monkeypatch.setattr(compare, "jaxfem_cube", jaxfem_left_out)
     assert compare.main(["--quick", "--out", str(tmp_path)]) == 0
     assert (tmp_path / "compare.png").stat().st_size > 0
     rows = _rows(tmp_path)
@@ -59,7 +65,7 @@ def test_node_order_maps_skfem_reference_nodes_onto_vtk_ones():
 
 def test_missing_peer_gives_a_skipped_row_with_the_reason(monkeypatch, tmp_path):
     monkeypatch.setitem(sys.modules, "skfem", None)          # `import skfem` now raises ImportError
-    rows = compare.run(sizes=(2,), mbb_shape=None, repeat=1)
+    rows = compare.run(sizes=(2,), mbb_shape=None, repeat=1, peers=("scikit-fem", "torch-fem"))
     skipped = [r for r in rows if r.library == "scikit-fem"]
     assert len(skipped) == 1 and skipped[0].status == "skipped"
     assert skipped[0].note == "scikit-fem is not installed (pip install scikit-fem)"
@@ -78,7 +84,7 @@ def test_disagreeing_answers_exit_non_zero(monkeypatch, capsys):
 
     pytest.importorskip("skfem")
     monkeypatch.setattr(compare, "skfem_cube", off_by_a_bit)
-    assert compare.main(["--sizes", "2", "--no-mbb", "--repeat", "1"]) == 1
+    assert compare.main(["--sizes", "2", "--no-mbb", "--repeat", "1", "--peers", "scikit-fem"]) == 1
     assert "answers disagree" in capsys.readouterr().out
 
 
@@ -102,7 +108,19 @@ def test_femopt_and_torch_fem_agree_on_the_cube():
 
 def test_missing_torch_fem_gives_a_skipped_row(monkeypatch):
     monkeypatch.setitem(sys.modules, "torchfem", None)
-    rows = compare.run(sizes=(2,), mbb_shape=None, repeat=1)
+    rows = compare.run(sizes=(2,), mbb_shape=None, repeat=1, peers=("torch-fem",))
     skipped = [r for r in rows if r.library == "torch-fem"]
     assert len(skipped) == 1 and skipped[0].status == "skipped"
     assert skipped[0].note == "torch-fem is not installed (pip install torch-fem)"
+
+
+def test_peers_option_runs_only_the_chosen_libraries(monkeypatch):
+    def must_not_run(*args, **kwargs):
+        raise AssertionError("a peer left out by --peers ran")
+
+    monkeypatch.setattr(compare, "skfem_cube", must_not_run)
+    monkeypatch.setattr(compare, "jaxfem_cube", must_not_run)
+    rows = compare.run(sizes=(2,), mbb_shape=None, repeat=1, peers=("torch-fem",))
+    assert [r.library for r in rows] == ["femopt", "torch-fem"]
+    with pytest.raises(ValueError, match="not among"):
+        compare.run(sizes=(2,), mbb_shape=None, peers=("FEniCS",))

@@ -28,7 +28,7 @@ from .arguments import as_bounds, as_design, as_objective, design_defaults
 from .base import OptimizationError, Optimizer, evaluate, format_ids
 from .checkpoint import Checkpoint, write_checkpoint
 from .history import History, IterationInfo, Reporter
-from .interrupt import deferred_interrupt, interrupted_message
+from .interrupt import interrupted_message, stop_requests
 from .mma import MMA
 from .oc import OC
 from .resume import check_resume_arguments, function_states, load_function_states, run_fingerprint, start
@@ -142,9 +142,10 @@ def minimize(fun: Callable, x0, *, constraints: Sequence[Callable] = (), bounds=
             or return a result with ``status="failed"``.
         options: SciPy methods only: their ``options`` (tolerances), e.g. ``{"ftol": 1e-10}``.
 
-    Ctrl-C (KeyboardInterrupt) stops the run cleanly: a checkpoint write in progress is
-    completed first, the log says where the checkpoint is and how to resume, and the
-    result returned has ``status="interrupted"`` and the last design.
+    Ctrl-C stops the run cleanly: the first press lets the iteration under way finish (and
+    its checkpoint be written), a second stops at once; the log says where the checkpoint
+    is and how to resume, and the result returned has ``status="interrupted"`` and the
+    last recorded design (see :mod:`femopt.optimize.interrupt`).
 
     Raises:
         InputError: bad x0 (non-finite entries, named), bounds (NaN, wrong length,
@@ -202,53 +203,76 @@ def _minimize(fun, x0, constraints, bounds, method, max_iterations, tol_change, 
             return _result(x, history, "converged", "already converged in the checkpoint")
     grey = grey or (lambda y: float("nan"))
     report = Reporter(report_every, max_iterations)
-    if scipy:
-        x, status, message = minimize_scipy(fun, constraints, x, history, lower, upper, method,
-                                            max_iterations=max_iterations, options=options, callback=callback,
-                                            grey=grey, report=report, save=save)
-        if status == "failed" and raise_on_failure:
-            raise OptimizationError(message, history)
-        if status == "converged" and save is not None:
-            save(x, len(history), {}, history, status)
-        if status == "interrupted":
-            message = interrupted_message(len(history), checkpoint)
-        return report.finish(_result(x, history, status, message))
+    current = {"x": x}            # the last design recorded, for a run stopped by an exception
+    with stop_requests() as stop:
+        try:
+            if scipy:
+                x, status, message = minimize_scipy(fun, constraints, x, history, lower, upper, method,
+                                                    max_iterations=max_iterations, options=options,
+                                                    callback=callback, grey=grey, report=report, save=save,
+                                                    stop=stop, current=current)
+                if status == "failed" and raise_on_failure:
+                    raise OptimizationError(message, history)
+                if status == "converged" and save is not None:
+                    save(x, len(history), {}, history, status)
+                if status == "interrupted":
+                    message = interrupted_message(len(history), checkpoint)
+                return report.finish(_result(x, history, status, message))
+            x, status, message = _iterate(fun, constraints, optimizer, x, iteration, state, history, lower, upper,
+                                          n, max_iterations, tol_change, tol_objective, tol_feasibility, callback,
+                                          schedule, grey, save, report, raise_on_failure, stop, current)
+        except BaseException as error:
+            # a second Ctrl-C stops at once; on its way out of a JAX callback or SciPy it
+            # may have become another exception: the run is interrupted all the same
+            if not (isinstance(error, KeyboardInterrupt) or stop.presses >= 2):
+                raise
+            x, status = current["x"], "interrupted"
+    if status == "interrupted":
+        message = interrupted_message(len(history), checkpoint)
+    return report.finish(_result(x, history, status, message))
+
+
+def _iterate(fun, constraints, optimizer, x, iteration, state, history, lower, upper, n, max_iterations,
+             tol_change, tol_objective, tol_feasibility, callback, schedule, grey, save, report,
+             raise_on_failure, stop, current):
+    """OC / MMA iterations from ``x``; returns ``(x, status, message)``; ``current["x"]``
+    follows the last recorded design."""
     constraint_values = None
     if constraints and all(hasattr(g, "value") for g in constraints):
         constraint_values = lambda y: np.array([g.value(y) for g in constraints])  # noqa: E731
     status, message = "max_iterations", f"stopped after max_iterations = {max_iterations}"
-    try:
-        while iteration < max_iterations:
-            t0 = time.perf_counter()
-            if schedule is not None:
-                schedule.set_iteration(iteration)
-            try:
-                ev = evaluate(fun, constraints, x, n)
-                x_next = optimizer.step(iteration, x, ev, lower, upper, state, constraint_values)
-            except OptimizationError as error:
-                error.history = history
-                if raise_on_failure:
-                    raise
-                return report.finish(_result(x, history, "failed", str(error)))
-            change = float(np.max(np.abs(x_next - x)))
-            info = IterationInfo(iteration, x, ev.f, ev.g, change, grey(x), time.perf_counter() - t0)
-            done, why = _converged_after(history, info, ev, schedule, tol_change, tol_objective, tol_feasibility)
-            with deferred_interrupt():   # the iteration is recorded and saved whole, or not at all
-                history.append(info)
-                x, iteration = x_next, iteration + 1
-                if done:
-                    status, message = "converged", why
-                if save is not None:
-                    save(x, iteration, state, history, status if done else "running")
-            report(info)
+    while iteration < max_iterations:
+        t0 = time.perf_counter()
+        if schedule is not None:
+            schedule.set_iteration(iteration)
+        try:
+            ev = evaluate(fun, constraints, x, n)
+            x_next = optimizer.step(iteration, x, ev, lower, upper, state, constraint_values)
+        except OptimizationError as error:
+            error.history = history
+            if raise_on_failure or stop.presses >= 2:
+                raise
+            return x, "failed", str(error)
+        change = float(np.max(np.abs(x_next - x)))
+        info = IterationInfo(iteration, x, ev.f, ev.g, change, grey(x), time.perf_counter() - t0)
+        done, why = _converged_after(history, info, ev, schedule, tol_change, tol_objective, tol_feasibility)
+        with stop.hold():   # the iteration is recorded and saved whole
+            history.append(info)
+            x, iteration = x_next, iteration + 1
+            current["x"] = x
             if done:
-                break
-            if callback is not None and callback(info):
-                status, message = "callback", f"stopped by the callback at iteration {info.iteration}"
-                break
-    except KeyboardInterrupt:
-        return report.finish(_result(x, history, "interrupted", interrupted_message(len(history), checkpoint)))
-    return report.finish(_result(x, history, status, message))
+                status, message = "converged", why
+            if save is not None:
+                save(x, iteration, state, history, status if done else "running")
+        report(info)
+        if done:
+            break
+        if callback is not None and callback(info):
+            status, message = "callback", f"stopped by the callback at iteration {info.iteration}"
+            break
+        if stop.requested:
+            return x, "interrupted", ""
+    return x, status, message
 
 
 def _optimizer(method, m, lower, upper) -> Optimizer:

@@ -1,43 +1,85 @@
-"""Ctrl-C during an optimization: finish the iteration's bookkeeping, then stop cleanly.
+"""Ctrl-C during an optimization: finish the iteration, then stop cleanly.
 
-A KeyboardInterrupt that arrives while an iteration is being recorded and its checkpoint
-written is held back until the write is complete (the checkpoint then holds that
-iteration whole); one that arrives while the functions are evaluated stops the run at
-once, and the checkpoint keeps the last completed iteration. Either way ``minimize``
-returns the result so far with ``status="interrupted"`` and logs how to resume.
+While ``minimize`` runs, the first Ctrl-C (SIGINT) does not raise: it is recorded and
+logged ("stopping after this iteration; Ctrl-C again to stop at once"), the iteration
+under way is completed, recorded and checkpointed, and ``minimize`` returns the result
+so far with ``status="interrupted"``. Raising at once is what Python does by default,
+but the exception would often surface inside a JAX callback or a SciPy routine, which
+turn it into an unrelated error (JAX reports "CpuCallback error ... KeyboardInterrupt"
+as a ValueError) and lose the iteration. A second Ctrl-C raises KeyboardInterrupt at
+once; ``minimize`` then also returns ``status="interrupted"`` (whatever the exception
+became on its way out), and the checkpoint holds the last completed iteration.
+
+Only the main thread can install signal handlers, and an application that installed its
+own SIGINT handler keeps it: then Ctrl-C behaves as that handler decides.
 """
 from __future__ import annotations
 
 import contextlib
+import logging
 import signal
 import threading
 
-__all__ = ["deferred_interrupt", "interrupted_message"]
+__all__ = ["StopRequest", "stop_requests", "interrupted_message"]
+
+_log = logging.getLogger("femopt.optimize")
+
+
+class StopRequest:
+    """How many times Ctrl-C was pressed during the run (0: never)."""
+
+    def __init__(self):
+        self.presses = 0
+        self.holding = False
+
+    @property
+    def requested(self) -> bool:
+        return self.presses > 0
+
+    @contextlib.contextmanager
+    def hold(self):
+        """Record presses without raising for the duration (an iteration being recorded
+        and checkpointed is finished whole), then raise if Ctrl-C came twice."""
+        self.holding = True
+        try:
+            yield
+        finally:
+            self.holding = False
+        if self.presses >= 2:
+            raise KeyboardInterrupt
+
+    def press(self, signum=None, frame=None) -> None:
+        self.presses += 1
+        if self.holding:
+            return
+        if self.presses == 1:
+            _log.warning("Ctrl-C: stopping after this iteration (its checkpoint is written); press Ctrl-C "
+                         "again to stop at once")
+            return
+        raise KeyboardInterrupt
 
 
 @contextlib.contextmanager
-def deferred_interrupt():
-    """Hold SIGINT back for the duration, then raise KeyboardInterrupt if one came. Only
-    the main thread can install signal handlers; elsewhere this does nothing."""
+def stop_requests():
+    """Yield a :class:`StopRequest` that SIGINT presses for the duration (see the module
+    docstring); the previous handler is restored afterwards."""
+    request = StopRequest()
     if threading.current_thread() is not threading.main_thread():
-        yield
+        yield request
         return
     try:
         previous = signal.getsignal(signal.SIGINT)
     except ValueError:
-        yield
+        yield request
         return
     if previous is not signal.default_int_handler:   # an application handler: leave it alone
-        yield
+        yield request
         return
-    received = []
-    signal.signal(signal.SIGINT, lambda signum, frame: received.append(signum))
+    signal.signal(signal.SIGINT, request.press)
     try:
-        yield
+        yield request
     finally:
         signal.signal(signal.SIGINT, previous)
-    if received:
-        raise KeyboardInterrupt
 
 
 def interrupted_message(iterations: int, checkpoint) -> str:

@@ -14,6 +14,7 @@ bitwise as OC and MMA do.
 """
 from __future__ import annotations
 
+import contextlib
 import time
 
 import numpy as np
@@ -21,7 +22,6 @@ import scipy.optimize as so
 
 from .base import OptimizationError, evaluate
 from .history import IterationInfo
-from .interrupt import deferred_interrupt
 
 __all__ = ["minimize_scipy"]
 
@@ -43,11 +43,14 @@ class _Cache:
 
 
 def minimize_scipy(fun, constraints, x, history, lower, upper, method, *, max_iterations, options, callback,
-                   grey, report, save):
+                   grey, report, save, stop=None, current=None):
     """Run a SciPy method from ``x``, appending to ``history`` (which may hold the
     iterations of a resumed run); ``save(x, iteration, state, history, status)`` writes
     the checkpoint (None: no checkpoint). Returns ``(x, status, message)``; status
-    ``"failed"`` when a value or gradient was not finite."""
+    ``"failed"`` when a value or gradient was not finite, ``"interrupted"`` when ``stop``
+    (a :class:`~femopt.optimize.interrupt.StopRequest`) was pressed: the run ends after
+    the iteration under way. ``current["x"]`` follows the last recorded design."""
+    current = {} if current is None else current
     n, m = x.size, len(constraints)
     remaining = max_iterations - len(history)
     if remaining <= 0:
@@ -61,12 +64,16 @@ def minimize_scipy(fun, constraints, x, history, lower, upper, method, *, max_it
         change = float(np.max(np.abs(xk - track["previous"])))
         info = IterationInfo(len(history), track["previous"], ev.f, ev.g, change, grey(xk),
                              time.perf_counter() - track["t0"])
-        with deferred_interrupt():   # the iteration is recorded and saved whole, or not at all
+        with stop.hold() if stop is not None else _nothing():   # recorded and saved whole
             history.append(info)
             track["previous"], track["t0"] = xk.copy(), time.perf_counter()
+            current["x"] = track["previous"]
             if save is not None:
                 save(xk, len(history), {}, history, "running")
         report(info)
+        if stop is not None and stop.requested:
+            track["status"] = ("interrupted", "interrupted")
+            raise StopIteration
         if callback is not None and callback(info):
             track["status"] = ("callback", "stopped by the callback")
             raise StopIteration
@@ -96,3 +103,8 @@ def minimize_scipy(fun, constraints, x, history, lower, upper, method, *, max_it
         return track["previous"], "interrupted", "interrupted"
     status, message = track["status"] or ("converged" if result.success else "scipy", str(result.message))
     return np.asarray(result.x, dtype=np.float64), status, message
+
+
+@contextlib.contextmanager
+def _nothing():
+    yield

@@ -14,7 +14,7 @@ import pytest
 import femopt as fo
 from femopt import design as fd
 from femopt import optimize as fopt
-from femopt.optimize.interrupt import deferred_interrupt
+from femopt.optimize.interrupt import StopRequest, stop_requests
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -125,15 +125,53 @@ def test_ctrl_c_stops_cleanly_and_the_run_resumes(tmp_path, monkeypatch):
     np.testing.assert_array_equal(resumed.x, full.x)
 
 
-def test_an_interrupt_during_bookkeeping_waits_for_it_to_finish():
-    done = []
-    with pytest.raises(KeyboardInterrupt):
-        with deferred_interrupt():
-            os.kill(os.getpid(), signal.SIGINT)
+def test_the_first_ctrl_c_asks_to_stop_the_second_stops_at_once():
+    with stop_requests() as stop:
+        os.kill(os.getpid(), signal.SIGINT)          # first: recorded, no exception
+        time.sleep(0.05)
+        assert stop.requested and stop.presses == 1
+        with pytest.raises(KeyboardInterrupt):
+            os.kill(os.getpid(), signal.SIGINT)      # second: at once
             time.sleep(0.05)
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_an_iteration_being_saved_is_finished_before_a_second_ctrl_c_counts():
+    request, done = StopRequest(), []
+    request.presses = 1
+    with pytest.raises(KeyboardInterrupt):
+        with request.hold():
+            request.press()                           # the second press, while saving
             done.append("written")
     assert done == ["written"]
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_a_second_ctrl_c_that_jax_wraps_still_ends_the_run_as_interrupted(monkeypatch):
+    """JAX turns an exception raised inside a host callback into a ValueError: after two
+    presses the run is interrupted all the same, with the last recorded design."""
+    from femopt.optimize import interrupt
+
+    def pressed_twice(self, *args):      # two presses; their KeyboardInterrupt got wrapped
+        self.presses += 2
+
+    monkeypatch.setattr(interrupt.StopRequest, "press", pressed_twice)
+    calls = []
+
+    def objective(x):
+        calls.append(x.copy())
+        if len(calls) == 3:
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(0.05)
+            raise ValueError("INTERNAL: CpuCallback error calling callback: ... KeyboardInterrupt")
+        return bowl(x)
+
+    result = fopt.minimize(objective, np.zeros(3), bounds=(0.0, 10.0), method="mma", max_iterations=10)
+    assert result.status == "interrupted" and result.iterations == 2
+    assert "interrupted after 2 iterations" in result.message
+    np.testing.assert_array_equal(result.x, calls[2])     # the design the third evaluation got
+    with pytest.raises(ValueError, match="CpuCallback"):  # without Ctrl-C the error is the error
+        fopt.minimize(lambda x: (_ for _ in ()).throw(ValueError("CpuCallback")), np.zeros(3),
+                      bounds=(0.0, 10.0), method="mma")
 
 
 def test_a_script_with_stages_can_stop_at_an_interrupted_one():
@@ -144,3 +182,18 @@ def test_a_script_with_stages_can_stop_at_an_interrupted_one():
                                   message="interrupted after 2 iterations")
     with pytest.raises(KeyboardInterrupt, match="interrupted after 2"):
         stopped.stop_if_interrupted()
+
+
+def test_ctrl_c_during_a_scipy_method_ends_after_the_iteration():
+    calls = []
+
+    def objective(x):
+        calls.append(1)
+        if len(calls) == 2:
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(0.05)
+        return float(np.sum((x - 5.0) ** 4)), 4.0 * (x - 5.0) ** 3
+
+    result = fopt.minimize(objective, np.zeros(3), method="L-BFGS-B", max_iterations=50)
+    assert result.status == "interrupted" and 1 <= result.iterations <= 3
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler

@@ -29,7 +29,10 @@ line search finds no decrease: an energy whose terms cancel (tiny strains) is ro
 although its predicted change is not below eps |E|; the step must then pass the residual
 test, and a failure of both is a line-search failure naming both. Such noise can also
 accept a step by chance: an energy step shorter than 2^-10 (u does not move) gives way to
-a longer step that decreases the residual merit, where there is one.
+a longer step that decreases the residual merit, where there is one; and once |r| is below
+1e-3 of its reference, a shortened energy step gives way to the full Newton step whenever
+that passes the residual test (there the energy's change ~ r·du is comparable to the
+round-off of its cancelling terms, and shortened steps stall Newton above its tolerance).
 
 The residual at the new iterate is the one the line search evaluated, so a linear problem
 takes one iteration: one assembly of ``(r_0, K)``, one solve, one residual evaluation.
@@ -147,7 +150,7 @@ class _Iteration:
         o = self.options
         r, K = self.residual_and_jacobian(self.u)
         self.r_norm = self.r0_norm = _norm(r)
-        reference = max(self.r0_norm, o.residual_scale or 0.0)
+        reference = self.reference = max(self.r0_norm, o.residual_scale or 0.0)
         tol = o.atol + o.rtol * reference
         increment_residual_tol = o.atol + o.increment_rtol * reference
         _log.debug("newton it %2d  |r| %.3e  (tolerance %.1e)", 0, self.r_norm, tol)
@@ -255,6 +258,14 @@ class _Iteration:
         self.energy_rejected = None
         if self.energy_fn is not None and o.line_search and not full_step and slope < 0:
             found = self.energy_line_search(du, slope)
+            if found is not None and found[0] < 1.0 and self.r_norm <= _FLOOR_RTOL * self.reference:
+                # Close to the solution the full Newton step is the right one; an energy that
+                # rejects it there is comparing round-off (its change ~ r·du is near eps of
+                # its cancelling terms), and a shortened step stalls Newton above the
+                # tolerance. The full step is taken when it passes the residual test.
+                full = self.full_step_if_residual_falls(r, du)
+                if full is not None:
+                    return full
             if found is not None and found[0] >= _SHORT_ENERGY_STEP:
                 return found + ("energy",)
             if found is not None:
@@ -269,6 +280,15 @@ class _Iteration:
                     return by_residual
                 return found + ("energy",)
         return self.residual_line_search(r, du, full_step)
+
+    def full_step_if_residual_falls(self, r, du):
+        """The full Newton step as a line-search result if it passes the Armijo test on
+        ½‖r‖², else None."""
+        u_trial = self.u + du
+        r_trial = self.evaluate_residual(u_trial)
+        if np.isfinite(r_trial).all() and _merit(r_trial) <= (1.0 - 2.0 * self.options.armijo) * _merit(r):
+            return 1.0, u_trial, r_trial, 0, "residual"
+        return None
 
     def residual_line_search(self, r, du, full_step=False):
         """Armijo backtracking on 0.5 ||r||^2; returns (step, u_new, r_new, reductions, merit)."""

@@ -27,7 +27,7 @@ import numpy as np
 from ..errors import InputError
 
 __all__ = ["PointLaw", "CellTables", "cell_tables", "cell_residual", "cell_tangent",
-           "facet_residual", "facet_tangent", "geometry", "inverted_points"]
+           "facet_residual", "facet_tangent", "geometry", "inverted_points", "tangents_at_rest"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -233,3 +233,28 @@ def facet_tangent(load, tables: CellTables, U, X, pg, pc, pn):
     N = tables.N
     return (jnp.einsum("q,qa,qk->ak", wA, N, gq),
             jnp.einsum("q,qa,qik,qb->aibk", wA, N, dg, N))
+
+
+def tangents_at_rest(physics, space, split, chunk_entries: int = 4_000_000):
+    """Yield ``(cell ids, matrices (k, n c, n c))``: every cell's tangent at u = 0 with the
+    split parameters ``(global, per cell, per node)``, in chunks of about
+    ``chunk_entries`` matrix entries (one compiled ``vmap`` over the cells). For a linear
+    physics these are its cell stiffness matrices; design models scale them by a per-cell
+    parameter instead of re-running the kernels."""
+    pg, pc, pn = split
+    mesh, c = space.mesh, space.n_components
+    law, tables = PointLaw(physics, c), cell_tables(space.element, space.quadrature)
+    n = mesh.cells.shape[1]
+    U = jnp.zeros((n, c))
+
+    def one(X, pcc, pnc):
+        _, K = cell_tangent(law, tables, U, X, pg, pcc, pnc)
+        return jnp.reshape(K, (n * c, n * c))
+
+    fn = jax.jit(jax.vmap(one))
+    size = max(1, min(mesh.n_cells, chunk_entries // (n * c) ** 2))
+    for start in range(0, mesh.n_cells, size):
+        ids = np.arange(start, min(start + size, mesh.n_cells))
+        nodes = mesh.cells[ids]
+        yield ids, np.asarray(fn(mesh.points[nodes], {k: v[ids] for k, v in pc.items()},
+                                 {k: v[nodes] for k, v in pn.items()}))

@@ -30,7 +30,7 @@ import numpy as np
 
 from ..errors import InputError
 from ..functionals.base import Functional
-from ..functionals.compiled import _rewrap, _unwrap
+from ..functionals.compiled import rewrap_fields, unwrap_fields
 from ..sensitivity.adjoint import gradient_at_state, tangents_at_state
 from ..sensitivity.element_products import residual_products
 from ..sensitivity.hessian import hessian_vector_product_at_state
@@ -288,7 +288,7 @@ class Calibration:
     def _gauss_newton(self, i, state, direction) -> np.ndarray:
         problem, part = self.problem, self.problem.partition
         du = tangents_at_state(problem, state, [direction])[:, 0]
-        arrays, kinds = _unwrap(state.params)
+        arrays, kinds = unwrap_fields(state.params)
         dp = {name: jnp.zeros_like(value) for name, value in arrays.items()}
         for name, value in direction.items():
             dp[name] = jnp.asarray(np.broadcast_to(value, np.shape(arrays[name])), dtype=jnp.float64)
@@ -309,7 +309,7 @@ class Calibration:
 
             def pieces(u, p, X, du, dp):
                 def rho(u_, p_):
-                    return functional.residual(problem, u_, _rewrap(p_, kinds), X)
+                    return functional.residual(problem, u_, rewrap_fields(p_, kinds), X)
 
                 _, drho = jax.jvp(rho, (u, p), (du, dp))
                 _, pullback = jax.vjp(rho, u, p)

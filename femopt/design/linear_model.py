@@ -29,12 +29,10 @@ from __future__ import annotations
 import logging
 import time
 
-import jax
-import jax.numpy as jnp
 import numpy as np
 import scipy.sparse as sp
 
-from ..assembly.kernels import PointLaw, cell_tables, cell_tangent
+from ..assembly.kernels import tangents_at_rest
 from ..assembly.parameters import cell_field
 from ..errors import InputError
 from ..solvers.linear import AutoSolver, CGSolver, DirectSolver, SolverContext, make_solver
@@ -128,25 +126,8 @@ class CellScaledModel:
     def _cell_matrices(self):
         """Yield (cell ids, matrices (k, nd, nd)) at unit parameter, in chunks."""
         pb = self.problem
-        space, mesh = pb.space, pb.mesh
-        c = space.n_components
-        pg, pc, pn = pb.split(self._base_params(np.ones(self.n_cells)))
-        law = PointLaw(pb.physics, c)
-        tables = cell_tables(space.element, space.quadrature)
-        n = mesh.cells.shape[1]
-        U = jnp.zeros((n, c))
-
-        def one(X, pcc, pnc):
-            _, K = cell_tangent(law, tables, U, X, pg, pcc, pnc)
-            return jnp.reshape(K, (n * c, n * c))
-
-        fn = jax.jit(jax.vmap(one))
-        size = max(1, min(self.n_cells, _CHUNK_ENTRIES // (n * c) ** 2))
-        for start in range(0, self.n_cells, size):
-            ids = np.arange(start, min(start + size, self.n_cells))
-            nodes = mesh.cells[ids]
-            yield ids, np.asarray(fn(mesh.points[nodes], {k: v[ids] for k, v in pc.items()},
-                                     {k: v[nodes] for k, v in pn.items()}))
+        split = pb.split(self._base_params(np.ones(self.n_cells)))
+        yield from tangents_at_rest(pb.physics, pb.space, split, _CHUNK_ENTRIES)
 
     def _build(self):
         pb = self.problem

@@ -24,8 +24,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ..assembly.parameters import CELL, NODE, cell_field, nodal_field
 from ..functionals.base import Sum, integrate_cells, quadrature_values
+from ..functionals.compiled import rewrap_fields, unwrap_fields
 # the built-ins' classes: what they compute is read from their settings
 from ..functionals.builtin import _Compliance, _Mean, _StressAggregate, _Volume, _point_von_mises
 
@@ -115,24 +115,6 @@ def plan(functional) -> str:
     return "replicated" if _decompose(functional) is None else "cell sums"
 
 
-def _unwrap(params):
-    arrays, kinds = {}, []
-    for name, value in params.items():
-        kind = getattr(value, "kind", None)
-        if kind is not None:
-            kinds.append((name, kind))
-        arrays[name] = jnp.asarray(getattr(value, "values", value), dtype=jnp.float64)
-    return arrays, tuple(kinds)
-
-
-def _rewrap(arrays, kinds):
-    params = dict(arrays)
-    for name, kind in kinds:
-        params[name] = cell_field(params[name]) if kind == CELL else nodal_field(params[name]) \
-            if kind == NODE else params[name]
-    return params
-
-
 class CellSums:
     """A decomposed functional on one rank: its local sums and their pullback, compiled
     once (per parameter kinds).
@@ -156,7 +138,7 @@ class CellSums:
             lp, sums = self.local_problem, self.sums
 
             def values(u, p, X):
-                params = _rewrap(p, kinds)
+                params = rewrap_fields(p, kinds)
                 return jnp.stack([jnp.asarray(s(lp, u, params, X), dtype=jnp.float64) for s in sums])
 
             def pullback(u, p, X, weights):
@@ -167,7 +149,7 @@ class CellSums:
 
     def local_values(self, u_local, local_params) -> np.ndarray:
         """The rank's parts ``(m,)`` of the sums at its local dofs and parameters."""
-        arrays, kinds = _unwrap(local_params)
+        arrays, kinds = unwrap_fields(local_params)
         values, _ = self._functions(kinds)
         return np.asarray(values(jnp.asarray(u_local), arrays, jnp.asarray(self.local_problem.mesh.points)))
 
@@ -180,7 +162,7 @@ class CellSums:
     def local_partials(self, u_local, local_params, weights):
         """The rank's ``(∂J/∂u (n_local_dofs,), {name: ∂J/∂p in local shape})``: the
         derivatives of ``Σ weights_i S_i`` over its cells."""
-        arrays, kinds = _unwrap(local_params)
+        arrays, kinds = unwrap_fields(local_params)
         _, pullback = self._functions(kinds)
         du, dp, _ = pullback(jnp.asarray(u_local), arrays, jnp.asarray(self.local_problem.mesh.points),
                              jnp.asarray(weights))

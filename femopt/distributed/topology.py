@@ -29,7 +29,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ..assembly.kernels import PointLaw, cell_tables, cell_tangent
+from ..assembly.kernels import tangents_at_rest
 from ..assembly.parameters import cell_field
 from ..design.projection import SIMP
 from ..errors import InputError
@@ -46,27 +46,13 @@ def unit_cell_matrices(problem, local, parameter: str, values=None) -> np.ndarra
     """Cell matrices ``(n_local_cells, nd, nd)`` of a rank's cells (local dof order) with
     the per-cell ``parameter`` at ``values`` (``(n_cells,)``, default 1), from femopt's
     element kernels."""
-    space, c = local.space, local.space.n_components
     n_cells = problem.mesh.n_cells
     values = np.ones(n_cells) if values is None else values
-    pg, pc, pn = local.split(problem.split(problem.parameters({parameter: cell_field(values)})))
-    law, tables = PointLaw(problem.physics, c), cell_tables(space.element, space.quadrature)
-    mesh = space.mesh
-    n = mesh.cells.shape[1]
-    U = jnp.zeros((n, c))
-
-    def one(X, pcc, pnc):
-        _, K = cell_tangent(law, tables, U, X, pg, pcc, pnc)
-        return jnp.reshape(K, (n * c, n * c))
-
-    fn = jax.jit(jax.vmap(one))
-    out = np.empty((mesh.n_cells, n * c, n * c))
-    size = max(1, min(mesh.n_cells, _CHUNK_ENTRIES // (n * c) ** 2))
-    for start in range(0, mesh.n_cells, size):
-        ids = np.arange(start, min(start + size, mesh.n_cells))
-        nodes = mesh.cells[ids]
-        out[ids] = np.asarray(fn(mesh.points[nodes], {k: v[ids] for k, v in pc.items()},
-                                 {k: v[nodes] for k, v in pn.items()}))
+    split = local.split(problem.split(problem.parameters({parameter: cell_field(values)})))
+    nd = local.space.mesh.cells.shape[1] * local.space.n_components
+    out = np.empty((local.space.mesh.n_cells, nd, nd))
+    for ids, matrices in tangents_at_rest(problem.physics, local.space, split, _CHUNK_ENTRIES):
+        out[ids] = matrices
     return out
 
 

@@ -19,7 +19,7 @@ import numpy as np
 
 from ..assembly.parameters import CELL, NODE, cell_field, nodal_field
 
-__all__ = ["partials", "second_partials", "value", "same_params", "tuned_jit"]
+__all__ = ["partials", "second_partials", "value", "same_params", "tuned_jit", "unwrap_fields", "rewrap_fields"]
 
 _CACHE: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
 
@@ -66,7 +66,9 @@ def same_params(a, b) -> bool:
     return True
 
 
-def _unwrap(params):
+def unwrap_fields(params):
+    """``(arrays, kinds)``: plain JAX arrays of the parameters and which were per-cell /
+    per-node fields (their markers cannot pass through ``jit``)."""
     arrays, kinds = {}, []
     for name, v in params.items():
         kind = getattr(v, "kind", None)
@@ -77,7 +79,8 @@ def _unwrap(params):
     return arrays, tuple(kinds)
 
 
-def _rewrap(arrays, kinds):
+def rewrap_fields(arrays, kinds):
+    """The parameters again, with the field markers :func:`unwrap_fields` took off."""
     params = dict(arrays)
     for name, kind in kinds:
         params[name] = cell_field(params[name]) if kind == CELL else nodal_field(params[name]) \
@@ -104,7 +107,7 @@ def _compiled(functional, problem, kinds, operation):
     problem_ref = weakref.ref(problem)
 
     def J(u, p, X):
-        return functional.evaluate(problem_ref(), u, _rewrap(p, kinds), X)
+        return functional.evaluate(problem_ref(), u, rewrap_fields(p, kinds), X)
 
     grad = jax.value_and_grad(J, argnums=(0, 1, 2))
     if operation == "partials":
@@ -129,7 +132,7 @@ def partials(functional, problem, u, params, *, parameters: bool = True, coordin
     as NumPy, at the full dof vector ``u`` and parameter dict ``params``. With
     ``parameters=False`` / ``coordinates=False`` those parts are not computed (``{}`` /
     None in their place)."""
-    arrays, kinds = _unwrap(params)
+    arrays, kinds = unwrap_fields(params)
     u = jnp.asarray(u, dtype=jnp.float64)
     X = jnp.asarray(problem.mesh.points)
     if coordinates:
@@ -144,7 +147,7 @@ def partials(functional, problem, u, params, *, parameters: bool = True, coordin
 
 def value(functional, problem, u, params) -> float:
     """J at ``(u, params)``."""
-    arrays, kinds = _unwrap(params)
+    arrays, kinds = unwrap_fields(params)
     fn = _compiled(functional, problem, kinds, "value")
     return float(fn(jnp.asarray(u, dtype=jnp.float64), arrays, jnp.asarray(problem.mesh.points)))
 
@@ -152,7 +155,7 @@ def value(functional, problem, u, params) -> float:
 def second_partials(functional, problem, u, params, du=None, dparams=None, dX=None):
     """Directional derivative of the partials along ``(δu, δp, δX)`` (absent: zero):
     ``(∂²J/∂u∂· δ, {name: ∂²J/∂p∂· δ}, ∂²J/∂X∂· δ)`` as NumPy."""
-    arrays, kinds = _unwrap(params)
+    arrays, kinds = unwrap_fields(params)
     fn = _compiled(functional, problem, kinds, "second")
     X = jnp.asarray(problem.mesh.points)
     u = jnp.asarray(u, dtype=jnp.float64)

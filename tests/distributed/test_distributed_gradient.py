@@ -7,30 +7,22 @@ and replicated (a point value); a symmetric nonlinear problem, an unsymmetric on
 adjoint solve). Then central differences of the distributed gradient itself.
 
 Skipped, with the reason and the install command, where petsc4py or mpirun is missing."""
-import json
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from femopt.distributed import INSTALL_HINT, petsc_available
 from femopt.distributed.functionals import plan
-from femopt.distributed.launch import find_mpirun, run_mpi
+from mpi_helpers import needs_mpirun, needs_petsc
+from mpi_helpers import run_cases as run_helper
 
 SCRIPT = Path(__file__).with_name("mpi_cases_gradient.py")
 TOLERANCE = 1e-8
 
-needs_petsc = pytest.mark.skipif(not petsc_available(), reason=f"petsc4py is not installed: {INSTALL_HINT}")
-needs_mpirun = pytest.mark.skipif(find_mpirun() is None,
-                                  reason=f"mpirun is not on PATH (no MPI installed): {INSTALL_HINT}")
 
 
 def run_cases(tmp_path, which, ranks=2):
-    """Every rank's results of ``mpi_cases_gradient.py <which>``."""
-    out = tmp_path / "result"
-    process = run_mpi(ranks, [SCRIPT, out, which], timeout=300)
-    assert process.returncode == 0, f"mpirun failed:\n{process.stdout[-3000:]}\n{process.stderr[-3000:]}"
-    return [json.loads(Path(f"{out}.{rank}.json").read_text()) for rank in range(ranks)]
+    return run_helper(SCRIPT, tmp_path, which, ranks)
 
 
 @needs_petsc

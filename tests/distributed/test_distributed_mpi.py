@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 import femopt as fo
-from femopt.distributed import INSTALL_HINT, petsc_available
-from femopt.distributed.launch import find_mpirun, run_mpi
+from femopt.distributed.launch import run_mpi
+from mpi_helpers import needs_mpirun, needs_petsc
 from femopt.errors import InputError
 from femopt.mesh import box
 from femopt.physics import LinearElasticity, NeoHookean
@@ -19,9 +19,6 @@ from femopt.physics import LinearElasticity, NeoHookean
 SCRIPT = Path(__file__).with_name("mpi_cases.py")
 TOLERANCE = 1e-8        # KSP rtol 1e-12: the solutions agree to far better than this
 
-needs_petsc = pytest.mark.skipif(not petsc_available(), reason=f"petsc4py is not installed: {INSTALL_HINT}")
-needs_mpirun = pytest.mark.skipif(find_mpirun() is None,
-                                  reason=f"mpirun is not on PATH (no MPI installed): {INSTALL_HINT}")
 
 
 def _run(tmp_path, *args, ranks=2):

@@ -21,17 +21,15 @@ import pytest
 import femopt as fo
 from femopt.design import DensityFilter
 from femopt.design.filters import filter_matrix
-from femopt.distributed import INSTALL_HINT, bisect_cells, cell_numbering, filter_rows, ghost_cells, petsc_available
-from femopt.distributed.launch import find_mpirun, run_mpi
+from femopt.distributed import bisect_cells, cell_numbering, filter_rows, ghost_cells
+from femopt.distributed.launch import run_mpi
+from mpi_helpers import needs_mpirun, needs_petsc
 from femopt.errors import InputError
 from femopt.mesh.quality import cell_measures
 
 SCRIPT = Path(__file__).with_name("mpi_topology_cases.py")
 AGREE = 1e-9            # KSP rtol 1e-12 against a direct solve: measured ~1e-11
 
-needs_petsc = pytest.mark.skipif(not petsc_available(), reason=f"petsc4py is not installed: {INSTALL_HINT}")
-needs_mpirun = pytest.mark.skipif(find_mpirun() is None,
-                                  reason=f"mpirun is not on PATH (no MPI installed): {INSTALL_HINT}")
 
 
 @pytest.mark.parametrize("parts", [2, 3, 5])

@@ -31,7 +31,7 @@ import jax.numpy as jnp
 from ..assembly.traced import has_energy, traced_energy
 from ..errors import NewtonError
 from ..solvers.line_search import backtrack, energy_backtrack
-from ..solvers.newton_records import NewtonIteration, NewtonOptions, NewtonResult
+from ..solvers.newton_records import NewtonIteration, NewtonOptions, NewtonResult, newton_message
 from .reductions import sum_to_all
 
 __all__ = ["distributed_newton"]
@@ -212,11 +212,7 @@ class _Step:
         result = NewtonResult(u=self.u.array.copy(), converged=converged, iterations=list(self.iterations),
                               reason=reason, factorization=None, residual_norm=self.r_norm,
                               initial_residual_norm=self.r0_norm)
-        shown = ", ".join(f"{value:.2e}" for value in result.residual_history[-6:])
-        result.message = (f"distributed Newton converged in {result.n_iterations} iterations ({reason} test): {why}"
-                          if converged else
-                          f"distributed Newton stopped after {result.n_iterations} iterations ({reason}): "
-                          f"{why.rstrip('.')}. |r_0| = {self.r0_norm:.2e}; last residual norms: {shown}")
+        result.message = newton_message(result, converged, reason, why, "distributed Newton")
         return result
 
 

@@ -99,15 +99,7 @@ def oc_step(optimizer: OC, x, df, dg, volume) -> np.ndarray:
     step = optimizer.move * 1.0
     low, high = np.maximum(0.0, x - step), np.minimum(1.0, x + step)
     descent = np.maximum(0.0, -df) / dg
-    l1, l2, x_new = 0.0, optimizer.lambda_max, x
-    while (l2 - l1) / (l1 + l2) > optimizer.bisection_tol:
-        lmid = 0.5 * (l1 + l2)
-        x_new = np.clip(x * (descent / lmid) ** optimizer.damping, low, high)
-        if volume(x_new) > 0.0:
-            l1 = lmid
-        else:
-            l2 = lmid
-    return x_new
+    return optimizer.bisect(x, descent, low, high, volume)
 
 
 def _on_root(layout, action):

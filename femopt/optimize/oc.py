@@ -58,12 +58,18 @@ class OC(Optimizer):
                 return float(constraint_values(x_new)[0])
             return float(g0 + dg @ (x_new - x_evaluated))  # linearized constraint
 
+        return self.bisect(x, descent, low, high, g_at)
+
+    def bisect(self, x, descent, low, high, constraint):
+        """The OC update ``clip(x (descent / λ)^η, low, high)`` whose multiplier λ is
+        bisected until ``constraint(x_new) ≤ 0`` is just met (``constraint`` may be a
+        collective over MPI ranks: every rank then takes the same decisions)."""
         l1, l2 = 0.0, self.lambda_max
         x_new = x
         while (l2 - l1) / (l1 + l2) > self.bisection_tol:
             lmid = 0.5 * (l1 + l2)
             x_new = np.clip(x * (descent / lmid) ** self.damping, low, high)
-            if g_at(x_new) > 0.0:
+            if constraint(x_new) > 0.0:
                 l1 = lmid
             else:
                 l2 = lmid

@@ -51,7 +51,8 @@ import scipy.sparse as sp
 from femopt.errors import InputError, NewtonError, SingularMatrixError, SolverError
 from femopt.solvers.line_search import backtrack, energy_backtrack
 from femopt.solvers.linear import Factorization, LinearSolver, make_solver
-from femopt.solvers.newton_records import FAILURE_REASONS, NewtonIteration, NewtonOptions, NewtonResult
+from femopt.solvers.newton_records import (FAILURE_REASONS, NewtonIteration, NewtonOptions, NewtonResult,
+                                           newton_message)
 
 __all__ = ["newton", "NewtonOptions", "NewtonResult", "NewtonIteration", "FAILURE_REASONS"]
 
@@ -361,11 +362,7 @@ class _Iteration:
         result = NewtonResult(u=self.u, converged=converged, iterations=list(self.iterations), reason=reason,
                               factorization=self.factorization, residual_norm=self.r_norm,
                               initial_residual_norm=self.r0_norm)
-        shown = ", ".join(f"{value:.2e}" for value in result.residual_history[-6:])
-        result.message = (f"Newton converged in {result.n_iterations} iterations ({reason} test): {why}"
-                          if converged else
-                          f"Newton stopped after {result.n_iterations} iterations ({reason}): {why.rstrip('.')}. "
-                          f"|r_0| = {self.r0_norm:.2e}; last residual norms: {shown}")
+        result.message = newton_message(result, converged, reason, why)
         return result
 
 

@@ -10,7 +10,7 @@ import numpy as np
 from femopt.errors import InputError
 from femopt.solvers.linear import Factorization
 
-__all__ = ["NewtonOptions", "NewtonIteration", "NewtonResult", "FAILURE_REASONS"]
+__all__ = ["NewtonOptions", "NewtonIteration", "NewtonResult", "FAILURE_REASONS", "newton_message"]
 
 FAILURE_REASONS = ("max_iterations", "line_search", "non_finite", "singular", "linear_solver")
 
@@ -140,3 +140,13 @@ class NewtonResult:
     def residual_history(self) -> list[float]:
         """``[||r_0||, ||r_1||, ...]``."""
         return [self.initial_residual_norm] + [it.residual_norm for it in self.iterations]
+
+
+def newton_message(result: "NewtonResult", converged: bool, reason: str, why: str, solver: str = "Newton") -> str:
+    """The one-line summary a :class:`NewtonResult` carries: how it converged, or why it
+    stopped with the last residual norms."""
+    shown = ", ".join(f"{value:.2e}" for value in result.residual_history[-6:])
+    if converged:
+        return f"{solver} converged in {result.n_iterations} iterations ({reason} test): {why}"
+    return (f"{solver} stopped after {result.n_iterations} iterations ({reason}): {why.rstrip('.')}. "
+            f"|r_0| = {result.initial_residual_norm:.2e}; last residual norms: {shown}")

@@ -49,7 +49,7 @@ def cantilever(shape):
     return problem
 
 
-def _maxrss_mb():
+def maxrss_mb():
     import resource
 
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
@@ -73,7 +73,7 @@ def _worker(shape, out, rtol):
     record = {"rank": rank, "ranks": dp.comm.getSize(), "dofs": int(dp.n_dofs), "owned_dofs": int(dp.n_owned_dofs),
               "cells": int(dp.piece.cells.size), "ghost_nodes": int(dp.piece.ghost_nodes.size),
               "build_problem_s": build, "first_solve_s": first, "solve_s": second,
-              "iterations": int(dp.iterations), "timings": dp.timings, "maxrss_mb": _maxrss_mb()}
+              "iterations": int(dp.iterations), "timings": dp.timings, "maxrss_mb": maxrss_mb()}
     with open(f"{out}.rank{rank}.json", "w") as f:
         json.dump(record, f)
     if rank == 0:
@@ -95,15 +95,38 @@ def _serial(shape, out):
     second = time.perf_counter() - start
     solver = problem.bound_linear_solver()
     with open(f"{out}.serial.json", "w") as f:
-        json.dump({"first_solve_s": first, "solve_s": second, "maxrss_mb": _maxrss_mb(),
+        json.dump({"first_solve_s": first, "solve_s": second, "maxrss_mb": maxrss_mb(),
                    "solver": repr(solver)[:120]}, f)
     np.save(f"{out}.serial.u.npy", np.asarray(u))
 
 
-def run_distributed_benchmark(shape=(60, 30, 37), ranks=(1, 2), rtol=1e-8, timeout=1800):
-    """Run the serial and distributed solves; returns a dict with ``records`` and ``table``."""
+def rank_records(module: str, n: int, out: str, arguments, timeout) -> list:
+    """Run ``python -m module --worker out *arguments`` on ``n`` MPI ranks from the
+    repository root; every rank's JSON record (files ``out.rank<r>.json``)."""
     from femopt.distributed.launch import run_mpi
 
+    here = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+    process = run_mpi(n, ["-m", module, "--worker", out, *arguments], timeout=timeout, cwd=here)
+    if process.returncode != 0:
+        raise RuntimeError(f"mpirun -n {n} failed:\n{process.stderr[-3000:]}")
+    per_rank = []
+    for r in range(n):
+        with open(f"{out}.rank{r}.json") as f:
+            per_rank.append(json.load(f))
+    return per_rank
+
+
+def print_report(report, module: str, argv, json_path) -> None:
+    """The command line and the table on stdout (the CLI's output), the records as JSON."""
+    if json_path:
+        with open(json_path, "w") as f:
+            json.dump(report["records"], f, indent=1)
+    print(f"command: python -m {module} " + " ".join(argv if argv is not None else sys.argv[1:]))
+    print(report["table"])
+
+
+def run_distributed_benchmark(shape=(60, 30, 37), ranks=(1, 2), rtol=1e-8, timeout=1800):
+    """Run the serial and distributed solves; returns a dict with ``records`` and ``table``."""
     here = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
     records = {}
     with tempfile.TemporaryDirectory() as tmp:
@@ -115,14 +138,8 @@ def run_distributed_benchmark(shape=(60, 30, 37), ranks=(1, 2), rtol=1e-8, timeo
         reference = np.load(f"{serial_out}.serial.u.npy")
         for n in ranks:
             out = os.path.join(tmp, f"mpi{n}")
-            process = run_mpi(n, ["-m", "femopt.benchmarks.distributed", "--worker", out, "--rtol", str(rtol),
-                                  "--shape", *map(str, shape)], timeout=timeout, cwd=here)
-            if process.returncode != 0:
-                raise RuntimeError(f"mpirun -n {n} failed:\n{process.stderr[-3000:]}")
-            per_rank = []
-            for r in range(n):
-                with open(f"{out}.rank{r}.json") as f:
-                    per_rank.append(json.load(f))
+            per_rank = rank_records("femopt.benchmarks.distributed", n, out,
+                                    ["--rtol", str(rtol), "--shape", *map(str, shape)], timeout)
             u = np.load(f"{out}.u.npy")
             rel = float(np.linalg.norm(u - reference) / np.linalg.norm(reference))
             records[f"{n} ranks"] = {"per_rank": per_rank, "rel_diff_to_serial": rel}
@@ -167,11 +184,7 @@ def main(argv=None):
     if args.serial_worker:
         return _serial(args.shape, args.serial_worker)
     report = run_distributed_benchmark(tuple(args.shape), tuple(args.ranks), args.rtol)
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump(report["records"], f, indent=1)
-    print("command: python -m femopt.benchmarks.distributed " + " ".join(argv if argv is not None else sys.argv[1:]))
-    print(report["table"])
+    print_report(report, "femopt.benchmarks.distributed", argv, args.json)
 
 
 if __name__ == "__main__":

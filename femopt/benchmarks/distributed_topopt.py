@@ -25,20 +25,17 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
 
 import numpy as np
 
+from .distributed import maxrss_mb, print_report, rank_records
+
 __all__ = ["run_benchmark", "main"]
 
 PHASES = ("solve", "gradient", "filter", "update", "total")
-
-
-def _maxrss_mb():
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
 def _problem(shape):
@@ -61,7 +58,7 @@ def _worker(shape, iterations, out):
     result = minimize_compliance(dp, fraction=0.3, radius=1.5, interpolation=fd.SIMP(3.0, 1.0, 1e-9),
                                  method=OC(move=0.2), max_iterations=iterations, tol_change=0.0, verbose=False)
     rank = dp.comm.getRank()
-    rss = _maxrss_mb()
+    rss = maxrss_mb()
     with open(f"{out}.rank{rank}.json", "w") as f:
         json.dump({"rank": rank, "ranks": result.ranks, "maxrss_mb": rss, "timings": result.timings,
                    "compliance": list(result.history.objective), "cells": int(dp.piece.cells.size),
@@ -73,7 +70,7 @@ def _serial(shape, iterations, out):
 
     times, compliances, setup = femopt_loop("cantilever3d", tuple(shape), iterations)
     with open(out, "w") as f:
-        json.dump({"timings": times, "compliance": compliances, "setup_s": setup, "maxrss_mb": _maxrss_mb()}, f)
+        json.dump({"timings": times, "compliance": compliances, "setup_s": setup, "maxrss_mb": maxrss_mb()}, f)
 
 
 def _median(rows, key):
@@ -83,8 +80,6 @@ def _median(rows, key):
 
 def run_benchmark(shape=(60, 30, 30), ranks=(1, 2), iterations=5, timeout=3600):
     """Run the serial loop and the distributed runs; returns ``{"records", "table"}``."""
-    from femopt.distributed.launch import run_mpi
-
     here = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
     module = "femopt.benchmarks.distributed_topopt"
     records = {}
@@ -96,15 +91,8 @@ def run_benchmark(shape=(60, 30, 30), ranks=(1, 2), iterations=5, timeout=3600):
             records["serial"] = json.load(f)
         for n in ranks:
             out = os.path.join(tmp, f"mpi{n}")
-            process = run_mpi(n, ["-m", module, "--worker", out, "--iterations", str(iterations), "--shape",
-                                  *map(str, shape)], timeout=timeout, cwd=here)
-            if process.returncode != 0:
-                raise RuntimeError(f"mpirun -n {n} failed:\n{process.stderr[-3000:]}")
-            per_rank = []
-            for r in range(n):
-                with open(f"{out}.rank{r}.json") as f:
-                    per_rank.append(json.load(f))
-            records[f"{n} ranks"] = per_rank
+            records[f"{n} ranks"] = rank_records(module, n, out, ["--iterations", str(iterations), "--shape",
+                                                                  *map(str, shape)], timeout)
     return {"records": records, "table": _table(records, shape, iterations)}
 
 
@@ -145,11 +133,7 @@ def main(argv=None):
     if args.serial_worker:
         return _serial(tuple(args.shape), args.iterations, args.serial_worker)
     report = run_benchmark(tuple(args.shape), tuple(args.ranks), args.iterations)
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump(report["records"], f, indent=1)
-    print("command: python -m femopt.benchmarks.distributed_topopt " + " ".join(argv if argv is not None else sys.argv[1:]))
-    print(report["table"])
+    print_report(report, "femopt.benchmarks.distributed_topopt", argv, args.json)
 
 
 if __name__ == "__main__":

@@ -160,10 +160,10 @@ class CellSums:
         return float(value), np.asarray(weights)
 
     def local_partials(self, u_local, local_params, weights):
-        """The rank's ``(∂J/∂u (n_local_dofs,), {name: ∂J/∂p in local shape})``: the
-        derivatives of ``Σ weights_i S_i`` over its cells."""
+        """The rank's ``(∂J/∂u (n_local_dofs,), {name: ∂J/∂p in local shape}, ∂J/∂X
+        (n_local_nodes, dim))``: the derivatives of ``Σ weights_i S_i`` over its cells."""
         arrays, kinds = unwrap_fields(local_params)
         _, pullback = self._functions(kinds)
-        du, dp, _ = pullback(jnp.asarray(u_local), arrays, jnp.asarray(self.local_problem.mesh.points),
-                             jnp.asarray(weights))
-        return np.asarray(du), {name: np.asarray(v) for name, v in dp.items()}
+        du, dp, dX = pullback(jnp.asarray(u_local), arrays, jnp.asarray(self.local_problem.mesh.points),
+                              jnp.asarray(weights))
+        return np.asarray(du), {name: np.asarray(v) for name, v in dp.items()}, np.asarray(dX)

@@ -16,7 +16,8 @@ At the converged state ``u`` of ``R(u, p) = 0`` and a functional ``J(u, p)``:
 3. **dJ/dp = ∂J/∂p − λᵀ ∂R/∂p**: λᵀ∂R/∂p by the JAX element products of the serial adjoint
    (:class:`~femopt.sensitivity.element_products.ResidualProducts`) on the rank's cells,
    then summed over the ranks: global constants and load magnitudes (every rank a part),
-   per-cell fields (each cell on one rank), per-node fields (shared nodes summed).
+   per-cell fields (each cell on one rank), per-node fields and the node coordinates
+   (``"coordinates"``, the shape derivative: shared nodes summed).
 """
 from __future__ import annotations
 
@@ -39,6 +40,9 @@ _log = logging.getLogger("femopt.distributed")
 
 #: compiled functionals kept per problem (the oldest are dropped)
 _KEPT_FUNCTIONALS = 16
+
+#: the name of the shape derivative (with respect to the node coordinates), as in fo.gradient
+COORDINATES = "coordinates"
 
 #: ∂J/∂u this close to the load (relative) is the load: λ = u (round-off of assembling f twice)
 _SAME_LOAD = 1e-10
@@ -70,10 +74,11 @@ def _names(problem, wrt):
         return list(problem.params)
     names = [wrt] if isinstance(wrt, str) else list(wrt)
     for name in names:
-        if name in ("coordinates", "prescribed"):
-            raise InputError(f"DistributedProblem.gradient does not differentiate with respect to {name!r} yet; "
-                             "use the serial fo.gradient(functional, problem, wrt=...) for shape and "
-                             "prescribed-value derivatives")
+        if name == "prescribed":
+            raise InputError("DistributedProblem.gradient does not differentiate with respect to 'prescribed' "
+                             "yet; use the serial fo.gradient(functional, problem, wrt='prescribed')")
+        if name == COORDINATES:
+            continue
         if not isinstance(name, str) or name not in problem.params:
             raise InputError(f"can not differentiate with respect to {name!r}: it is not a parameter of this "
                              f"problem (parameters: {sorted(problem.params)})")
@@ -90,15 +95,24 @@ def _explicit_parts(system, context, functional, params, local_params, u_local, 
         local = sums.local_values(u_local, local_params)
         totals = sum_to_all(PETSc, comm, np.arange(local.size), local, local.size)
         value, weights = sums.value_and_weights(totals)
-        dJ_du, dJ_dp = sums.local_partials(u_local, local_params, weights)
-        return value, dJ_du, {name: _local_entries(context, layout, name, v) for name, v in dJ_dp.items()}
-    # replicated: every rank has all of J; rank 0 alone adds ∂J/∂p to the sums
-    value, du, dp, _ = partials(functional, system.problem, u_full, params, coordinates=False)
+        dJ_du, dJ_dp, dJ_dX = sums.local_partials(u_local, local_params, weights)
+        explicit = {name: _local_entries(context, layout, name, v) for name, v in dJ_dp.items()}
+        explicit[COORDINATES] = _node_entries(context.local_problem.local_nodes, dJ_dX)
+        return value, dJ_du, explicit
+    # replicated: every rank has all of J; rank 0 alone adds ∂J/∂p and ∂J/∂X to the sums
+    value, du, dp, dX = partials(functional, system.problem, u_full, params)
     dJ_du = du[system.local.local_dofs]
     dJ_du[system.n_owned_dofs:] = 0.0                      # the owner adds each dof once
     mine = comm.getRank() == 0
     return value, dJ_du, {name: (np.arange(v.size) if mine else np.zeros(0, dtype=np.int64),
-                                 v.ravel() if mine else np.zeros(0)) for name, v in dp.items()}
+                                 v.ravel() if mine else np.zeros(0)) for name, v in {**dp, COORDINATES: dX}.items()}
+
+
+def _node_entries(nodes, values):
+    """Global flat indices and values of per-node rows ``values (len(nodes), k)``."""
+    values = np.asarray(values, dtype=np.float64).reshape(len(nodes), -1)
+    k = values.shape[1]
+    return (nodes[:, None] * k + np.arange(k)).ravel(), values.ravel()
 
 
 def _local_entries(context, layout, name, values):
@@ -114,8 +128,10 @@ def _local_entries(context, layout, name, values):
 
 
 def _global_shape(system, layout, name):
-    kind, shape = layout[name]
     mesh = system.problem.mesh
+    if name == COORDINATES:
+        return mesh.points.shape
+    kind, shape = layout[name]
     lead = {GLOBAL: (), CELL: (mesh.n_cells,), NODE: (mesh.n_nodes,)}[kind]
     return lead + tuple(shape)
 
@@ -172,11 +188,16 @@ def distributed_gradient(system, functionals, names, params):
         rhs = system._owned_sum(dJ_du)
         rhs.array[level.rows - system.numbering.dof_range(system.comm.getRank())[0]] = 0.0
         lam = system.local_field(_adjoint(system, rhs, state))
-        cotangents = context.products.vjp(u_local, local_params, lam, only=names)
+        shape_derivative = COORDINATES in names
+        cotangents = context.products.vjp(u_local, local_params, lam,
+                                          only=None if shape_derivative else names)
         grads = {}
         for name in names:
             index_e, value_e = explicit.get(name, (np.zeros(0, dtype=np.int64), np.zeros(0)))
-            index_r, value_r = _local_entries(context, layout, name, cotangents.params[name])
+            if name == COORDINATES:
+                index_r, value_r = _node_entries(context.local_problem.local_nodes, cotangents.coordinates)
+            else:
+                index_r, value_r = _local_entries(context, layout, name, cotangents.params[name])
             shape = _global_shape(system, layout, name)
             total = sum_to_all(system.PETSc, system.comm, np.concatenate([index_e, index_r]),
                                np.concatenate([value_e, -value_r]), int(np.prod(shape, dtype=int)))

@@ -271,8 +271,8 @@ class DistributedProblem(PetscSystem):
             ``fo.gradient(functional, problem, wrt=...)`` returns serially.
 
         Raises:
-            InputError: an unknown name, ``"coordinates"`` / ``"prescribed"`` (serial only
-                so far), a bad functional.
+            InputError: an unknown name, ``"prescribed"`` (serial only so far), a bad
+                functional. ``"coordinates"`` gives the shape derivative ``(n_nodes, dim)``.
         """
         from .gradient import _names, distributed_gradient
 

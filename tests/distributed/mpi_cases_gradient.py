@@ -82,10 +82,10 @@ def newton_cases(out, rank):
 
 
 def gradient_cases(out, rank):
-    cases = (("neo_hookean", neo_hookean, "direct", ["mu", "lmbda", "t"]),
+    cases = (("neo_hookean", neo_hookean, "direct", ["mu", "lmbda", "t", "coordinates"]),
              ("heat_kT", heat_kT, "direct", ["k", "beta", "q", "s"]),
-             ("heat_kT", heat_kT, "cg", ["k", "beta", "q"]),
-             ("linear", linear_elasticity, "cg", ["E", "nu", "t", "P"]))
+             ("heat_kT", heat_kT, "cg", ["k", "beta", "q", "coordinates"]),
+             ("linear", linear_elasticity, "cg", ["E", "nu", "t", "P", "coordinates"]))
     for name, make, solver, wrt in cases:
         problem, params = make()
         functionals = {"compliance": F.compliance()}

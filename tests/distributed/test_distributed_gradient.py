@@ -37,7 +37,9 @@ def test_two_rank_gradients_agree_with_the_serial_gradient(tmp_path):
         for name, difference in result["rel_diff"].items():
             assert difference < TOLERANCE, (key, name, result)
         assert result == second[key]                       # every rank holds the same gradient
-    assert first["neo_hookean/direct/compliance"]["shapes"] == {"mu": [24], "lmbda": [], "t": [3]}
+    shapes = first["neo_hookean/direct/compliance"]["shapes"]
+    assert {k: v for k, v in shapes.items() if k != "coordinates"} == {"mu": [24], "lmbda": [], "t": [3]}
+    assert shapes["coordinates"][1] == 3                                # the shape derivative, per node
     assert first["linear/cg/compliance"]["shapes"]["E"] == [63]      # per node
     assert first["linear/cg/compliance"]["adjoint_solved"] is False  # self-adjoint: λ = u
     assert first["heat_kT/direct/compliance"]["adjoint_solved"] is True
@@ -79,8 +81,12 @@ def test_one_rank_gradient_in_process_and_refusals():
     assert g.value == pytest.approx(serial.value, rel=1e-12)
     for name in ("E", "t"):
         assert np.allclose(g[name], serial[name], rtol=1e-10, atol=1e-14 * np.abs(serial[name]).max())
-    with pytest.raises(InputError, match="'coordinates' yet"):
-        dp.gradient(F.compliance(), wrt="coordinates")
+    shape = dp.gradient(F.compliance(), wrt="coordinates", params={"E": E})
+    serial_shape = fo.gradient(F.compliance(), problem, wrt="coordinates", params={"E": E})
+    assert np.allclose(shape["coordinates"], serial_shape["coordinates"], rtol=1e-10,
+                       atol=1e-12 * np.abs(serial_shape["coordinates"]).max())
+    with pytest.raises(InputError, match="'prescribed' yet"):
+        dp.gradient(F.compliance(), wrt="prescribed")
     with pytest.raises(InputError, match="not a parameter"):
         dp.gradient(F.compliance(), wrt="young")
     with pytest.raises(InputError, match="solve_options"):

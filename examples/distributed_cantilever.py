@@ -25,22 +25,10 @@ import logging
 import os
 from pathlib import Path
 
-import numpy as np
-
-import femopt as fo
+from femopt.benchmarks.distributed_topopt import cantilever   # the clamped block and its line load
 from femopt.distributed import minimize_compliance
 
 _log = logging.getLogger("femopt.examples")
-
-
-def cantilever(shape):
-    """The clamped block with its line load (the serial Problem every rank builds)."""
-    nx = shape[0]
-    mesh = fo.mesh.box(size=shape, shape=shape, cell="hex8")
-    problem = fo.Problem(mesh, fo.physics.LinearElasticity(E=1.0, nu=0.3))
-    problem.fix("xmin")
-    problem.point_load(lambda x: np.isclose(x[:, 0], nx) & np.isclose(x[:, 2], 0.0), [0.0, 0.0, -1.0])
-    return problem
 
 
 def run(shape=(60, 30, 30), *, fraction=0.3, radius=1.5, max_iterations=100, method="oc",

@@ -38,7 +38,9 @@ __all__ = ["run_benchmark", "main"]
 PHASES = ("solve", "gradient", "filter", "update", "total")
 
 
-def _problem(shape):
+def cantilever(shape):
+    """The block of unit HEX8 cells clamped at x = 0 with unit downward loads along the
+    bottom edge of the free end (``femopt bench topopt``'s cantilever), not solved yet."""
     import femopt as fo
 
     nx = shape[0]
@@ -54,7 +56,7 @@ def _worker(shape, iterations, out):
     from femopt.distributed import DistributedProblem, minimize_compliance
     from femopt.optimize import OC
 
-    dp = DistributedProblem(_problem(shape), solver="cg", rtol=1e-8)
+    dp = DistributedProblem(cantilever(shape), solver="cg", rtol=1e-8)
     result = minimize_compliance(dp, fraction=0.3, radius=1.5, interpolation=fd.SIMP(3.0, 1.0, 1e-9),
                                  method=OC(move=0.2), max_iterations=iterations, tol_change=0.0, verbose=False)
     rank = dp.comm.getRank()

@@ -156,7 +156,10 @@ def _adjoint(system, rhs, state):
             lam.array[:] = system.solution.array
             return lam
     start = time.perf_counter()
-    (ksp.solve if symmetric else ksp.solveTranspose)(rhs, lam)
+    if symmetric:
+        system.krylov_solve(ksp, rhs, lam)
+    else:
+        ksp.solveTranspose(rhs, lam)
     system.timings["adjoint_solve"] = time.perf_counter() - start
     if ksp.getConvergedReason() < 0:
         raise SolverError(f"the adjoint solve (PETSc KSP {ksp.getType()}/{ksp.getPC().getType()}"

@@ -92,7 +92,7 @@ class _Step:
         rhs.scale(-1.0)
         du = self.system.create_vector()
         start = time.perf_counter()
-        ksp.solve(rhs, du)
+        self.system.krylov_solve(ksp, rhs, du)
         self.system.timings["solve"] = self.system.timings.get("solve", 0.0) + time.perf_counter() - start
         self.system.iterations += ksp.getIterationNumber()
         reason = ksp.getConvergedReason()

@@ -52,9 +52,6 @@ __all__ = ["DistributedProblem", "SOLVERS"]
 
 _log = logging.getLogger("femopt.distributed")
 
-#: PETSc's KSP_DIVERGED_INDEFINITE_PC
-_INDEFINITE_PC = -8
-
 #: ``solver=`` names: KSP type and PC type set before the options database is read.
 SOLVERS = ("cg", "direct")
 
@@ -189,15 +186,7 @@ class DistributedProblem(PetscSystem):
         ksp = self._ready_ksp(A)
         du = self.create_vector()
         start = time.perf_counter()
-        ksp.solve(b, du)
-        if ksp.getConvergedReason() == _INDEFINITE_PC and ksp.getType() == "cg":
-            # GAMG on a high-contrast design (SIMP's void stiffness) can lose the symmetry
-            # and definiteness CG relies on (seen at 12x6x6 hex8 after a few OC steps, all
-            # smoother settings alike); flexible CG tolerates it (same answer as MUMPS there)
-            _log.info("CG met an indefinite GAMG preconditioner; switching to flexible CG (FCG)")
-            ksp.setType("fcg")
-            du.set(0.0)
-            ksp.solve(b, du)
+        self.krylov_solve(ksp, b, du)
         self.timings["solve"] = time.perf_counter() - start
         self.iterations = ksp.getIterationNumber()
         reason = ksp.getConvergedReason()

@@ -12,6 +12,7 @@ the Newton loop visits already carries the prescribed values.)
 """
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import dataclass
 
@@ -20,6 +21,11 @@ import numpy as np
 from ..assembly.parameters import scale_value
 from .local import problem_terms
 from .preallocation import row_counts
+
+_log = logging.getLogger("femopt.distributed")
+
+#: PETSc's KSP_DIVERGED_INDEFINITE_PC
+_INDEFINITE_PC = -8
 
 __all__ = ["PetscSystem", "LoadLevel"]
 
@@ -119,6 +125,19 @@ class PetscSystem:
         ksp.setFromOptions()                               # command line last: it wins
         self.ksp = ksp
         return ksp
+
+    def krylov_solve(self, ksp, rhs, x) -> None:
+        """``ksp.solve(rhs, x)`` from zero. CG that meets an indefinite preconditioner goes
+        on with flexible CG from then on: GAMG on a high-contrast design (SIMP's void
+        stiffness) can lose the symmetry and definiteness CG relies on (seen at 12x6x6
+        hex8 after a few OC steps, every smoother setting alike); FCG tolerates it and
+        gives MUMPS's answer there."""
+        ksp.solve(rhs, x)
+        if ksp.getConvergedReason() == _INDEFINITE_PC and ksp.getType() == "cg":
+            _log.info("CG met an indefinite GAMG preconditioner; switching to flexible CG (FCG)")
+            ksp.setType("fcg")
+            x.set(0.0)
+            ksp.solve(rhs, x)
 
     def _ready_ksp(self, A):
         """The KSP with operator ``A`` set up (its preconditioner / factorization rebuilt

@@ -189,7 +189,11 @@ class Assembler:
         self.chunk_entries = int(chunk_entries)
         self.kernels = kernels
         self._pattern: SparsityPattern | None = None
-        self.blocks = [_Block(space, t, lambda: self.pattern.slots) for t in (*cell_terms, *facet_terms)]
+        # a term over no cells or facets adds nothing (a piece of a distributed mesh may hold
+        # none of a boundary's facets): it gets no block
+        terms = [t for t in cell_terms if t.cells is None or np.size(t.cells)]
+        terms += [t for t in facet_terms if np.size(t.facets)]
+        self.blocks = [_Block(space, t, lambda: self.pattern.slots) for t in terms]
 
     @property
     def pattern(self) -> SparsityPattern:

@@ -5,6 +5,8 @@
     from femopt.distributed import DistributedProblem
     u = DistributedProblem(problem).solve()       # problem: an ordinary femopt Problem
 
+    mesh = femopt.distributed.box(size, shape)    # or: each rank builds only its piece
+
 ``import femopt`` does not import this package. The partition and numbering
 (:mod:`.partition`, :mod:`.preallocation`) are plain NumPy and import without PETSc;
 :class:`DistributedProblem` needs petsc4py and raises ImportError naming the install
@@ -15,10 +17,11 @@ route without petsc4py), docs/distributed_topology.md.
 from ._petsc import INSTALL_HINT, petsc_available
 from .cells import cell_numbering
 from .filter import filter_rows, ghost_cells
+from .meshes import box, cut, rectangle
 from .optimize import TopologyResult, minimize_compliance
 from .partition import Numbering, RankPiece, bisect_cells, node_owners, partition_mesh
 
-__all__ = ["DistributedProblem", "INSTALL_HINT", "petsc_available", "bisect_cells", "node_owners",
+__all__ = ["DistributedProblem", "box", "rectangle", "cut", "INSTALL_HINT", "petsc_available", "bisect_cells", "node_owners",
            "partition_mesh", "Numbering", "RankPiece", "minimize_compliance", "TopologyResult",
            "cell_numbering", "filter_rows", "ghost_cells", "write_pvtu"]
 

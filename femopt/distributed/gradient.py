@@ -136,6 +136,41 @@ def _global_shape(system, layout, name):
     return lead + tuple(shape)
 
 
+def _piece_total(system, layout, name, index, values):
+    """On mesh pieces: the gradient in the piece's shapes — global parameters summed over
+    the ranks, per-cell ones on the rank's cells, per-node ones and the coordinates on its
+    local nodes, summed over the ranks sharing each node (every copy holds the total)."""
+    mesh = system.problem.mesh
+    kind, shape = (NODE, (mesh.dim,)) if name == COORDINATES else layout[name]
+    lead = {GLOBAL: (), CELL: (mesh.n_cells,), NODE: (mesh.n_nodes,)}[kind]
+    size = int(np.prod(lead + tuple(shape), dtype=int))
+    if kind == GLOBAL:
+        return sum_to_all(system.PETSc, system.comm, index, values, size).reshape(shape)
+    local = np.zeros(size)
+    np.add.at(local, np.asarray(index, dtype=np.int64), values)
+    if kind == NODE:
+        local = node_sums(system, local.reshape(mesh.n_nodes, -1))
+    return local.reshape(lead + tuple(shape))
+
+
+def node_sums(system, values):
+    """``(n_local_nodes, k)`` per-node values summed over the ranks that hold each node,
+    on every copy (a ghosted PETSc vector of block size k: reverse add, forward insert)."""
+    PETSc, piece = system.PETSc, system.problem.mesh.piece
+    values = np.asarray(values, dtype=np.float64)
+    k = values.shape[1]
+    ghosts = np.asarray(piece.global_nodes[piece.n_owned:], dtype=PETSc.IntType)
+    vec = PETSc.Vec().createGhost(ghosts, (piece.n_owned * k, piece.n_nodes * k), bsize=k, comm=system.comm)
+    with vec.localForm() as local:
+        local.array[:] = values.ravel()
+    vec.ghostUpdate(addv=PETSc.InsertMode.ADD_VALUES, mode=PETSc.ScatterMode.REVERSE)
+    vec.ghostUpdate(addv=PETSc.InsertMode.INSERT_VALUES, mode=PETSc.ScatterMode.FORWARD)
+    with vec.localForm() as local:
+        total = local.array.reshape(-1, k).copy()
+    vec.destroy()
+    return total
+
+
 def _adjoint(system, rhs, state):
     """λ (ghosted vector) for ``Kᵀ λ = rhs`` (prescribed rows of rhs zero)."""
     physics = system.problem.physics
@@ -177,7 +212,13 @@ def distributed_gradient(system, functionals, names, params):
     params = problem.parameters(params)
     u_local = system.local_field()
     u_full = None
-    if any(plan(f) == "replicated" for f in functionals):
+    on_pieces = problem.mesh.piece is not None
+    replicated = [f for f in functionals if plan(f) == "replicated"]
+    if replicated and on_pieces:
+        raise InputError(f"{type(replicated[0]).__name__} is not a sum over cells, and on mesh pieces no rank "
+                         "holds the whole mesh to evaluate it: use compliance, volume, mean, p_norm, "
+                         "von_mises_p_norm or sums of them (see femopt.distributed.functionals)")
+    if replicated:
         u_full = problem.space.as_vector(system.gather(system.solution))
     local_params = context.local_problem.localize(params)
     layout = context.local_problem.layout(params)
@@ -189,7 +230,7 @@ def distributed_gradient(system, functionals, names, params):
         value, dJ_du, explicit = _explicit_parts(system, context, functional, params, local_params, u_local, u_full,
                                                   layout)
         rhs = system._owned_sum(dJ_du)
-        rhs.array[level.rows - system.numbering.dof_range(system.comm.getRank())[0]] = 0.0
+        rhs.array[level.rows - system.first_dof] = 0.0
         lam = system.local_field(_adjoint(system, rhs, state))
         shape_derivative = COORDINATES in names
         cotangents = context.products.vjp(u_local, local_params, lam,
@@ -201,6 +242,10 @@ def distributed_gradient(system, functionals, names, params):
                 index_r, value_r = _node_entries(context.local_problem.local_nodes, cotangents.coordinates)
             else:
                 index_r, value_r = _local_entries(context, layout, name, cotangents.params[name])
+            if on_pieces:
+                grads[name] = _piece_total(system, layout, name, np.concatenate([index_e, index_r]),
+                                           np.concatenate([value_e, -value_r]))
+                continue
             shape = _global_shape(system, layout, name)
             total = sum_to_all(system.PETSc, system.comm, np.concatenate([index_e, index_r]),
                                np.concatenate([value_e, -value_r]), int(np.prod(shape, dtype=int)))

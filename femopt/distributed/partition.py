@@ -26,56 +26,9 @@ from functools import cached_property
 import numpy as np
 
 from ..errors import InputError
+from ..mesh.pieces import bisect_cells, node_owners
 
-__all__ = ["bisect_cells", "node_owners", "Numbering", "RankPiece", "partition_mesh"]
-
-
-def bisect_cells(centroids: np.ndarray, n_parts: int) -> np.ndarray:
-    """Part of each cell ``(n_cells,)`` in ``0..n_parts-1`` by recursive coordinate
-    bisection of the centroids ``(n_cells, dim)``.
-
-    Parts have ``n_cells * share`` cells each, rounded (sizes differ by at most one cell
-    per level of cuts); ties in a coordinate are broken by cell id, so the result is the
-    same on every rank and every run.
-
-    Raises:
-        InputError: ``n_parts`` not a positive integer, or more parts than cells.
-    """
-    centroids = np.asarray(centroids, dtype=np.float64)
-    if centroids.ndim != 2:
-        raise InputError(f"centroids must be (n_cells, dim), got shape {centroids.shape}")
-    if isinstance(n_parts, bool) or not isinstance(n_parts, (int, np.integer)) or n_parts < 1:
-        raise InputError(f"n_parts must be a positive integer, got {n_parts!r}")
-    n_cells = len(centroids)
-    if n_parts > n_cells:
-        raise InputError(f"cannot split {n_cells} cells into {n_parts} parts (one cell at least per rank); "
-                         "run on fewer ranks or refine the mesh")
-    part = np.empty(n_cells, dtype=np.int64)
-    stack = [(np.arange(n_cells), 0, int(n_parts))]      # (cell ids, first part, number of parts)
-    while stack:
-        ids, first, count = stack.pop()
-        if count == 1:
-            part[ids] = first
-            continue
-        x = centroids[ids]
-        axis = int(np.argmax(x.max(axis=0) - x.min(axis=0)))
-        left_parts = count // 2
-        n_left = int(round(len(ids) * left_parts / count))
-        order = np.lexsort((ids, x[:, axis]))                # by coordinate, then cell id
-        stack.append((ids[order[:n_left]], first, left_parts))
-        stack.append((ids[order[n_left:]], first + left_parts, count - left_parts))
-    return part
-
-
-def node_owners(cells: np.ndarray, cell_part: np.ndarray, n_nodes: int) -> np.ndarray:
-    """Owner of each node ``(n_nodes,)``: the lowest part among the cells touching it
-    (nodes in no cell: part 0)."""
-    cells = np.asarray(cells, dtype=np.int64)
-    cell_part = np.asarray(cell_part, dtype=np.int64)
-    owner = np.full(n_nodes, np.iinfo(np.int64).max, dtype=np.int64)
-    np.minimum.at(owner, cells.ravel(), np.repeat(cell_part, cells.shape[1]))
-    owner[owner == np.iinfo(np.int64).max] = 0
-    return owner
+__all__ = ["bisect_cells", "node_owners", "Numbering", "RankPiece", "partition_mesh", "PieceNumbering"]
 
 
 @dataclass(frozen=True)
@@ -182,3 +135,42 @@ def partition_mesh(mesh, n_parts: int, n_components: int, cell_part: np.ndarray 
     node_starts = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
     return Numbering(n_parts=int(n_parts), cell_part=cell_part, owner=owner, new_node=new_node,
                      node_starts=node_starts, n_components=int(n_components))
+
+
+class PieceNumbering:
+    """The numbering of a problem set up on one rank's piece of a distributed mesh
+    (:mod:`femopt.mesh.pieces`): the problem's nodes *are* the rank's local nodes.
+
+    Args:
+        piece: the mesh's :class:`~femopt.mesh.pieces.MeshPiece`.
+        n_components: dofs per node.
+    """
+
+    def __init__(self, piece, n_components: int):
+        self.mesh_piece = piece
+        self.n_parts = piece.n_ranks
+        self.node_starts = np.asarray(piece.node_starts, dtype=np.int64)
+        self.n_components = int(n_components)
+
+    def new_dofs(self, local_dofs) -> np.ndarray:
+        """Global (PETSc) dof numbers of the piece's (local) dofs."""
+        local_dofs = np.asarray(local_dofs, dtype=np.int64)
+        c = self.n_components
+        return np.asarray(self.mesh_piece.global_nodes)[local_dofs // c] * c + local_dofs % c
+
+    def dof_range(self, rank: int) -> tuple[int, int]:
+        """The contiguous range ``[start, end)`` of global dofs ``rank`` owns."""
+        c = self.n_components
+        return int(self.node_starts[rank] * c), int(self.node_starts[rank + 1] * c)
+
+    def piece(self, cells: np.ndarray, rank: int) -> RankPiece:
+        """All of the piece's cells and nodes (the identity cut)."""
+        n_local = len(self.mesh_piece.global_nodes)
+        return RankPiece(rank=rank, cells=np.arange(len(cells)), local_nodes=np.arange(n_local),
+                         n_owned=int(self.mesh_piece.n_owned), first_node=int(self.node_starts[rank]))
+
+    def natural_dofs(self) -> np.ndarray:
+        """Natural (whole-mesh) dof numbers of the owned dofs, in global order."""
+        c = self.n_components
+        nodes = np.asarray(self.mesh_piece.natural_nodes[:self.mesh_piece.n_owned], dtype=np.int64)
+        return (nodes[:, None] * c + np.arange(c)).ravel()

@@ -45,7 +45,7 @@ from ..solvers.newton_records import NewtonOptions
 from ._petsc import import_petsc
 from .local import LocalSystem, problem_terms
 from .newton import distributed_newton
-from .partition import partition_mesh
+from .partition import PieceNumbering, partition_mesh
 from .system import PetscSystem
 
 __all__ = ["DistributedProblem", "SOLVERS"]
@@ -98,13 +98,12 @@ class DistributedProblem(PetscSystem):
         _, _, _, dirichlet = problem_terms(problem)
         if newton is not None and not isinstance(newton, NewtonOptions):
             raise InputError(f"newton must be a femopt NewtonOptions, got {type(newton).__name__}")
-        if not dirichlet and not problem.physics_allows_no_supports():
-            raise InputError("the problem has no Dirichlet conditions (fix(...)): its matrix is singular")
-        used = np.zeros(problem.mesh.n_nodes, dtype=bool)
-        used[problem.mesh.cells.ravel()] = True
-        if not used.all():
-            raise InputError(f"{int((~used).sum())} node(s) belong to no cell (e.g. node {int(np.argmin(used))}); "
-                             "drop them from the mesh (Mesh.submesh keeps the used nodes only)")
+        if problem.mesh.piece is None:
+            used = np.zeros(problem.mesh.n_nodes, dtype=bool)
+            used[problem.mesh.cells.ravel()] = True
+            if not used.all():
+                raise InputError(f"{int((~used).sum())} node(s) belong to no cell (e.g. node {int(np.argmin(used))}); "
+                                 "drop them from the mesh (Mesh.submesh keeps the used nodes only)")
         self.problem = problem
         self.solver = solver
         self.tolerances = dict(rtol=float(rtol), atol=float(atol), max_it=int(max_it))
@@ -115,13 +114,27 @@ class DistributedProblem(PetscSystem):
         start = time.perf_counter()
         c = problem.space.n_components
         rank, size = self.comm.getRank(), self.comm.getSize()
-        self.numbering = partition_mesh(problem.mesh, size, c, cell_part)
+        piece = problem.mesh.piece
+        if piece is None:
+            self.numbering = partition_mesh(problem.mesh, size, c, cell_part)
+            self.n_dofs = problem.space.n_dofs
+        else:
+            if cell_part is not None:
+                raise InputError("cell_part is for a whole (replicated) mesh; this problem's mesh is already a piece")
+            if (piece.rank, piece.n_ranks) != (rank, size):
+                raise InputError(f"this rank's problem is set up on piece {piece.rank} of {piece.n_ranks}, but it "
+                                 f"runs as rank {rank} of {size}: make the mesh with femopt.distributed.box(...) "
+                                 "(or cut_piece with the communicator's rank and size) in the same run")
+            self.numbering = PieceNumbering(piece, c)
+            self.n_dofs = piece.n_nodes * c
         self.piece = self.numbering.piece(problem.mesh.cells, rank)
         self.local = LocalSystem(problem, self.piece)
         self.n_owned_dofs = self.piece.n_owned * c
-        self.n_dofs = problem.space.n_dofs
+        self.first_dof = self.numbering.dof_range(rank)[0]
         self.local_to_global = self.numbering.new_dofs(self.local.local_dofs).astype(PETSc.IntType)
         self.timings["partition"] = time.perf_counter() - start
+        if not self._global_count(len(dirichlet)) and not problem.physics_allows_no_supports():
+            raise InputError("the problem has no Dirichlet conditions (fix(...)) on any rank: its matrix is singular")
         self.newton_options = newton
         self.newton_results: list = []
         self.matrix = None
@@ -143,13 +156,17 @@ class DistributedProblem(PetscSystem):
         r.scale(-1.0)
         return A, r, self.vector_from_local(level.prescribed_local)
 
-    def solve(self, params=None, *, gather: str = "all", load_steps: int = 1, initial=None):
-        """Solve; returns the field in femopt's ordering ``(n_nodes,)`` / ``(n_nodes, c)``.
+    def solve(self, params=None, *, gather: str | None = None, load_steps: int = 1, initial=None):
+        """Solve; returns the field on ``problem.mesh``: ``(n_nodes,)`` / ``(n_nodes, c)``.
 
         Args:
             params: parameter overrides, as in :meth:`Problem.solve`.
-            gather: ``"all"`` (every rank gets the field), ``"root"`` (rank 0 gets it,
-                the others None) or ``"none"`` (returns None; see :attr:`solution`).
+            gather: ``"all"`` (every rank gets the whole field, in the whole mesh's node
+                order), ``"root"`` (rank 0 gets it, the others None), ``"local"`` (the
+                rank's local nodes, owned then ghosts: on a mesh piece, the nodes of
+                ``problem.mesh``) or ``"none"`` (returns None; see :attr:`solution`).
+                Default: ``"local"`` on a mesh piece, else ``"all"`` — the field of
+                ``problem.mesh`` either way.
             load_steps: nonlinear physics: apply the loads and prescribed values in this
                 many equal increments (no automatic halving, unlike ``Problem.solve``).
             initial: nonlinear physics: the starting field (femopt's ordering, the same on
@@ -160,8 +177,10 @@ class DistributedProblem(PetscSystem):
             NewtonError: Newton did not converge (reason, iterations, residual history),
                 raised on every rank alike.
         """
-        if gather not in ("all", "root", "none"):
-            raise InputError(f"gather must be 'all', 'root' or 'none', got {gather!r}")
+        if gather is None:
+            gather = "local" if self.problem.mesh.piece is not None else "all"
+        if gather not in ("all", "root", "local", "none"):
+            raise InputError(f"gather must be 'all', 'root', 'local' or 'none', got {gather!r}")
         if isinstance(load_steps, bool) or not isinstance(load_steps, (int, np.integer)) or load_steps < 1:
             raise InputError(f"load_steps must be a positive integer (1 = apply the full load at once), "
                              f"got {load_steps!r}")
@@ -178,6 +197,8 @@ class DistributedProblem(PetscSystem):
                   {k: round(v, 3) for k, v in self.timings.items()})
         if gather == "none":
             return None
+        if gather == "local":
+            return self.local_solution(u)
         return self.gather(u, root_only=gather == "root")
 
     def _solve_linear(self, params):
@@ -297,15 +318,39 @@ class DistributedProblem(PetscSystem):
         return results[0] if single else results
 
     def gather(self, vec, *, root_only: bool = False):
-        """A global PETSc vector (global numbering) as a field in femopt's ordering, on
-        every rank (or on rank 0 only: the others get None)."""
+        """A global PETSc vector (global numbering) as a field in the whole mesh's node
+        order (the serial mesh's: natural ids on mesh pieces), on every rank (or on rank 0
+        only: the others get None)."""
         PETSc = self.PETSc
+        if self.problem.mesh.piece is not None:
+            vec = self._natural_order(vec)
         scatter, whole = (PETSc.Scatter.toZero if root_only else PETSc.Scatter.toAll)(vec)
         scatter.scatter(vec, whole, addv=PETSc.InsertMode.INSERT_VALUES, mode=PETSc.ScatterMode.FORWARD)
         if root_only and self.comm.getRank() != 0:
             return None
-        values = whole.getArray(readonly=True)[self.numbering.dof_permutation].copy()
-        return self.problem.space.as_field(values)
+        values = whole.getArray(readonly=True)
+        values = values.copy() if self.problem.mesh.piece is not None else values[self.numbering.dof_permutation]
+        c = self.problem.space.n_components
+        return values if c == 1 else values.reshape(-1, c)
+
+    def _natural_order(self, vec):
+        """A copy of ``vec`` (global numbering) in the whole mesh's natural dof order."""
+        PETSc = self.PETSc
+        if getattr(self, "_to_natural", None) is None:
+            natural = PETSc.Vec().createMPI((PETSc.DECIDE, self.n_dofs), comm=self.comm)
+            source = PETSc.IS().createStride(self.n_owned_dofs, first=self.first_dof, step=1, comm=self.comm)
+            target = PETSc.IS().createGeneral(self.numbering.natural_dofs().astype(PETSc.IntType), comm=self.comm)
+            self._to_natural = (natural, PETSc.Scatter().create(vec, source, natural, target))
+        natural, scatter = self._to_natural
+        scatter.scatter(vec, natural, addv=PETSc.InsertMode.INSERT_VALUES, mode=PETSc.ScatterMode.FORWARD)
+        return natural
+
+    def local_solution(self, vec=None) -> np.ndarray:
+        """The field on this rank's local nodes (owned, then ghosts): on a mesh piece, the
+        field of ``problem.mesh``, in its node order."""
+        values = self.local_field(vec)
+        c = self.problem.space.n_components
+        return values if c == 1 else values.reshape(-1, c)
 
     @staticmethod
     def peak_memory_mb() -> float:

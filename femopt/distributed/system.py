@@ -19,8 +19,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..assembly.parameters import scale_value
+from ..errors import InputError
 from .local import problem_terms
 from .preallocation import row_counts
+from .reductions import sum_to_all
 
 _log = logging.getLogger("femopt.distributed")
 
@@ -68,7 +70,7 @@ class PetscSystem:
         vec.setBlockSize(self.problem.space.n_components)
         return vec
 
-    def _create_matrix(self):
+    def _create_matrix(self, K_local):
         PETSc = self.PETSc
         start = time.perf_counter()
         A = PETSc.Mat().create(comm=self.comm)
@@ -76,14 +78,37 @@ class PetscSystem:
         A.setType(PETSc.Mat.Type.AIJ)
         A.setBlockSize(self.problem.space.n_components)
         A.setOptionsPrefix(self.options_prefix)
-        d_nnz, o_nnz = row_counts(self.problem.mesh.cells, self.numbering, self.comm.getRank())
-        A.setPreallocationNNZ((d_nnz.astype(PETSc.IntType), o_nnz.astype(PETSc.IntType)))
+        if self.problem.mesh.piece is None:
+            d_nnz, o_nnz = row_counts(self.problem.mesh.cells, self.numbering, self.comm.getRank())
+            A.setPreallocationNNZ((d_nnz.astype(PETSc.IntType), o_nnz.astype(PETSc.IntType)))
+        else:
+            A.setPreallocationCSR(self._pattern_from_pieces(K_local))
         A.setLGMap(PETSc.LGMap().create(self.local_to_global, comm=self.comm))
         A.setOption(PETSc.Mat.Option.NEW_NONZERO_ALLOCATION_ERR, True)
         A.setOption(PETSc.Mat.Option.KEEP_NONZERO_PATTERN, True)   # zeroed Dirichlet rows keep their slots
         self.matrix = A
         self.timings["preallocation"] = time.perf_counter() - start
         return A
+
+    def _pattern_from_pieces(self, K_local):
+        """The owned rows' pattern ``(indptr, global columns)`` of a problem on mesh pieces.
+        No rank knows the whole pattern of its rows (other ranks' cells touch its
+        interface nodes), so each rank's local matrix goes into a PETSc MATIS (one
+        unassembled local matrix per rank), whose conversion to AIJ gathers the rows."""
+        PETSc = self.PETSc
+        local = PETSc.Mat().createAIJWithArrays(
+            K_local.shape, (K_local.indptr.astype(PETSc.IntType), K_local.indices.astype(PETSc.IntType),
+                            np.ones(K_local.nnz)), comm=PETSc.COMM_SELF)
+        lgmap = PETSc.LGMap().create(self.local_to_global, comm=self.comm)
+        unassembled = PETSc.Mat().createIS((self._sizes(), self._sizes()), lgmapr=lgmap, lgmapc=lgmap,
+                                           comm=self.comm)
+        unassembled.setISLocalMat(local)
+        unassembled.assemble()
+        assembled = unassembled.convert(PETSc.Mat.Type.AIJ)
+        indptr, indices, _ = assembled.getValuesCSR()
+        for obj in (assembled, unassembled, local, lgmap):
+            obj.destroy()
+        return indptr, indices
 
     def _near_null_space(self):
         """Rigid-body modes of the owned nodes (elasticity: c == dim > 1), else None."""
@@ -160,20 +185,47 @@ class PetscSystem:
         if factor != 1.0:
             loads = {name for _, name, _ in problem.loads()}
             params = {k: (scale_value(v, factor) if k in loads else v) for k, v in params.items()}
-        dirichlet = problem_terms(problem)[3]
-        prescribed = np.fromiter(dirichlet, dtype=np.int64, count=len(dirichlet))
-        full = np.zeros(self.n_dofs)
-        full[prescribed] = factor * np.fromiter(dirichlet.values(), dtype=np.float64, count=len(dirichlet))
-        mask = np.zeros(self.n_dofs, dtype=bool)
-        mask[prescribed] = True
-        rows = self.numbering.new_dofs(prescribed)
-        start, end = self.numbering.dof_range(self.comm.getRank())
-        mine = np.sort(rows[(rows >= start) & (rows < end)]).astype(self.PETSc.IntType)
+        mask, values = self._supports()
+        rows = self.local_to_global[:self.n_owned_dofs][mask[:self.n_owned_dofs]]
         owned = self.local.local_dofs[:self.n_owned_dofs]
         return LoadLevel(params=params, split=self.local.split(problem.split(params)),
                          point_forces=problem.external_point_forces(params)[owned],
-                         prescribed_local=full[self.local.local_dofs], prescribed_mask=mask[self.local.local_dofs],
-                         rows=mine)
+                         prescribed_local=factor * values, prescribed_mask=mask, rows=rows)
+
+    def _supports(self):
+        """``(mask, values)`` of the prescribed local dofs. On a piece of a distributed
+        mesh every rank prescribes the dofs of its own nodes; the owner of a shared node
+        takes every rank's word (a dof prescribed on any rank is prescribed), and
+        different values for one dof are refused."""
+        dirichlet = problem_terms(self.problem)[3]
+        prescribed = np.fromiter(dirichlet, dtype=np.int64, count=len(dirichlet))
+        n = self.problem.space.n_dofs
+        full = np.zeros(n)
+        full[prescribed] = np.fromiter(dirichlet.values(), dtype=np.float64, count=len(dirichlet))
+        mask = np.zeros(n, dtype=bool)
+        mask[prescribed] = True
+        mask, values = mask[self.local.local_dofs], full[self.local.local_dofs]
+        if self.problem.mesh.piece is None:
+            return mask, values
+        count, total, squares = (self._owned_sum(a).array for a in (mask.astype(float), values, values ** 2))
+        agreed = count > 0
+        mean = np.where(agreed, total / np.maximum(count, 1.0), 0.0)
+        mean_square = np.where(agreed, squares / np.maximum(count, 1.0), 0.0)
+        bad = np.flatnonzero(mean_square - mean ** 2 > 1e-12 * mean_square)
+        if self._global_count(bad.size):
+            where = f" (global dof {self.first_dof + int(bad[0])} on rank {self.comm.getRank()})" if bad.size else ""
+            raise InputError(f"ranks prescribe different values for shared dofs{where}: select supports by "
+                             "position or tag, the same on every rank")
+        values = self.create_vector()
+        values.array[:] = mean
+        flags = self.create_vector()
+        flags.array[:] = agreed
+        local_values, local_flags = self.local_field(values), self.local_field(flags)
+        return local_flags > 0.5, np.where(local_flags > 0.5, local_values, 0.0)
+
+    def _global_count(self, n) -> int:
+        """Σ over the ranks of the integer ``n`` (collective)."""
+        return int(round(sum_to_all(self.PETSc, self.comm, [0], [float(n)], 1)[0]))
 
     # -- assembly ------------------------------------------------------------------------
     def _owned_sum(self, r_local):
@@ -188,7 +240,7 @@ class PetscSystem:
         """Global residual minus the point loads, prescribed rows zeroed."""
         r = self._owned_sum(r_local)
         r.array[:] -= level.point_forces
-        r.array[level.rows - self.numbering.dof_range(self.comm.getRank())[0]] = 0.0
+        r.array[level.rows - self.first_dof] = 0.0
         return r
 
     def residual_vector(self, u_local, level):
@@ -205,7 +257,7 @@ class PetscSystem:
         points = self.create_vector()
         points.array[:] = level.point_forces
         for vec in (magnitude, points):
-            vec.array[level.rows - self.numbering.dof_range(self.comm.getRank())[0]] = 0.0
+            vec.array[level.rows - self.first_dof] = 0.0
         return float(magnitude.norm()) + float(points.norm())
 
     def residual_and_tangent(self, u_local, level):
@@ -215,7 +267,7 @@ class PetscSystem:
         start = time.perf_counter()
         r_local, K_local = self.local.residual_and_tangent(u_local, level.split)
         self.timings["assembly_kernels"] = time.perf_counter() - start
-        A = self.matrix if self.matrix is not None else self._create_matrix()
+        A = self.matrix if self.matrix is not None else self._create_matrix(K_local)
         start = time.perf_counter()
         A.zeroEntries()
         A.setValuesLocalCSR(K_local.indptr.astype(PETSc.IntType), K_local.indices.astype(PETSc.IntType),

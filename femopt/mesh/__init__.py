@@ -13,7 +13,9 @@ from .coincident import CoincidentNodesWarning
 from .generators import box, rectangle
 from .generators_mapped import plate_with_hole, quarter_annulus
 from .io import read, write
+from .box_pieces import box_piece, grid_cell_part, grid_split, rectangle_piece
 from .mesh import Mesh
+from .pieces import MeshPiece, bisect_cells, cut_piece
 from .quality import (cell_jacobian_signs, cell_measures, corner_jacobians, degenerate_cells,
                       inverted_cells)
 from .reference import reference_nodes
@@ -26,4 +28,5 @@ __all__ = [
     "corner_jacobians", "cell_jacobian_signs", "inverted_cells", "degenerate_cells",
     "cell_measures", "reference_nodes",
     "refine", "Refinement",
+    "MeshPiece", "cut_piece", "box_piece", "rectangle_piece", "grid_split", "grid_cell_part", "bisect_cells",
 ]

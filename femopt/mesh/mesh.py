@@ -86,6 +86,25 @@ class Mesh:
                           for name, ids in as_tag_dict(cell_tags, "cell_tags").items()}
         self._cache: dict = {}      # derived data of this topology: facet lists, sparsity patterns
 
+    #: :class:`~femopt.mesh.pieces.MeshPiece` when this mesh is one rank's piece of a
+    #: distributed mesh (see :meth:`as_piece`), else None
+    piece = None
+
+    def as_piece(self, piece) -> "Mesh":
+        """This mesh as one rank's piece of a larger mesh (:mod:`femopt.mesh.pieces`):
+        a copy with ``piece`` attached. Its boundary is then the whole mesh's
+        (``piece.boundary``), and a selection may be empty on it.
+
+        Raises:
+            MeshError: ``piece`` does not fit this mesh's nodes and cells.
+        """
+        piece.check(self.n_nodes, self.n_cells)
+        mesh = self._replace()
+        mesh.piece = piece
+        mesh._cache = {"boundary": np.asarray(piece.boundary, dtype=np.int64).reshape(-1, 2)}
+        mesh._cache["boundary"].flags.writeable = False
+        return mesh
+
     @property
     def dim(self) -> int:
         """Spatial dimension (columns of ``points``)."""
@@ -112,7 +131,8 @@ class Mesh:
 
     def boundary_facets(self) -> np.ndarray:
         """Facets that belong to exactly one cell, ``(n, 2)`` (cell id, local facet id),
-        sorted. Computed once and cached."""
+        sorted. Computed once and cached. On a piece of a distributed mesh: the whole
+        mesh's boundary facets among the piece's cells (not those between ranks)."""
         if "boundary" not in self._cache:
             facets = boundary_facets(self.cells, self.cell_type, self.n_nodes)
             facets.flags.writeable = False
@@ -228,7 +248,7 @@ class Mesh:
                 f"{sorted(self.facet_tags)}, cell tags {sorted(self.cell_tags)}")
 
     def _non_empty(self, found: np.ndarray, selection, what: str) -> np.ndarray:
-        if len(found) == 0:
+        if len(found) == 0 and self.piece is None:     # a piece may hold none of a selection
             raise InputError(f"selection {_describe(selection)} selects no {what}; "
                              f"{self._available_tags()}")
         return found
@@ -239,9 +259,13 @@ class Mesh:
                     node_tags=self.node_tags, facet_tags=self.facet_tags,
                     cell_tags=self.cell_tags, check=False)
         args.update(changes)
+        if self.piece is not None and (args["cells"] is not self.cells or len(args["points"]) != self.n_nodes):
+            raise MeshError("a piece of a distributed mesh keeps its nodes and cells (its numbering across the "
+                            "ranks depends on them): make the whole mesh smaller before it is distributed")
         mesh = Mesh(args.pop("points"), args.pop("cells"), args.pop("cell_type"), **args)
         if mesh.cells is self.cells:  # same topology: share the cache (facet lists, sparsity patterns)
             mesh._cache = self._cache
+            mesh.piece = self.piece
             if getattr(self, "refinement", None) is not None and mesh.n_nodes == self.n_nodes:
                 mesh.refinement = self.refinement    # the hierarchy is topological: tags, moved nodes
         return mesh

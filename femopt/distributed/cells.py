@@ -44,13 +44,19 @@ class CellLayout:
 
     Args:
         problem: a :class:`~femopt.distributed.DistributedProblem` (its partition and
-            communicator are used).
+            communicator are used). On a mesh piece the own cells are the piece's cells.
 
     Attributes:
-        own_cells: ``(n_own,)`` original ids of the rank's cells (sorted) — the order of
-            every "own" array (design, densities, gradients).
-        new_cell: ``(n_cells,)`` global (PETSc) number of each original cell.
+        own_cells: ``(n_own,)`` ids of the rank's cells in ``problem.problem.mesh``
+            (sorted; on a piece all of them) — the order of every "own" array (design,
+            densities, gradients).
+        natural_cells: ``(n_own,)`` their ids in the whole mesh (the order of gathered
+            arrays and of the checkpoint).
+        global_cells: ``(n_own,)`` their global (PETSc) numbers, rank by rank.
         starts: ``(n_ranks + 1,)`` first global cell of each rank.
+        new_cell: ``(n_cells,)`` global number of each cell of the whole mesh (replicated
+            meshes only; None on pieces).
+        on_pieces: whether the problem is set up on a mesh piece.
     """
 
     def __init__(self, problem):
@@ -59,15 +65,35 @@ class CellLayout:
         self.rank, self.size = self.comm.getRank(), self.comm.getSize()
         numbering = problem.numbering
         self.own_cells = problem.piece.cells
-        self.n_cells = int(numbering.cell_part.size)
-        self.new_cell, self.starts = cell_numbering(numbering.cell_part, numbering.n_parts)
+        piece = problem.problem.mesh.piece
+        self.on_pieces = piece is not None
+        if self.on_pieces:
+            self.new_cell = None
+            self.starts = np.asarray(piece.cell_starts, dtype=np.int64)
+            self.natural_cells = np.asarray(piece.natural_cells, dtype=np.int64)
+        else:
+            self.new_cell, self.starts = cell_numbering(numbering.cell_part, numbering.n_parts)
+            self.natural_cells = self.own_cells
+        self.n_cells = int(self.starts[-1])
         self.n_own = int(self.starts[self.rank + 1] - self.starts[self.rank])
         if self.n_own != self.own_cells.size:
             raise InputError("the cell layout does not match the problem's partition")
+        self.global_cells = self.starts[self.rank] + np.arange(self.n_own)
         self._one = self.PETSc.Vec().createMPI((1, self.size), comm=self.comm)
         self._to_all, self._all = self.PETSc.Scatter.toAll(self._one)
         self._scatters = {}
         self._array_scatters = {}
+        self._natural = None
+
+    def problem_field(self, own_values, fill: float) -> np.ndarray:
+        """A per-cell field of ``problem.problem`` holding ``own_values`` on the own cells:
+        on a piece the values themselves, on a replicated mesh a whole-mesh array with
+        ``fill`` on the other ranks' cells (which this rank never reads)."""
+        if self.on_pieces:
+            return np.asarray(own_values, dtype=np.float64)
+        field = np.full(self.n_cells, float(fill))
+        field[self.own_cells] = own_values
+        return field
 
     # -- vectors ---------------------------------------------------------------------------
     def vec(self, values=None):
@@ -118,34 +144,45 @@ class CellLayout:
         return self.sum(float(np.dot(a, b)))
 
     # -- gathers ---------------------------------------------------------------------------
+    def _natural_vec(self, template):
+        """A vector of all cells in natural (whole-mesh) order and the scatter to it."""
+        if self._natural is None:
+            PETSc = self.PETSc
+            natural = PETSc.Vec().createMPI((PETSc.DECIDE, self.n_cells), comm=self.comm)
+            source = PETSc.IS().createStride(self.n_own, first=int(self.starts[self.rank]), step=1, comm=self.comm)
+            target = PETSc.IS().createGeneral(self.natural_cells.astype(PETSc.IntType), comm=self.comm)
+            self._natural = (natural, PETSc.Scatter().create(template, source, natural, target))
+        return self._natural
+
     def _scatter(self, root_only):
         if root_only not in self._scatters:
             template = self.vec()
+            natural, to_natural = self._natural_vec(template)
             make = self.PETSc.Scatter.toZero if root_only else self.PETSc.Scatter.toAll
-            self._scatters[root_only] = (template,) + tuple(make(template))
+            self._scatters[root_only] = (template, natural, to_natural) + tuple(make(natural))
         return self._scatters[root_only]
 
     def gather(self, own_values, *, root_only: bool = False):
-        """The per-cell array ``(n_cells,)`` in original cell order from every rank's own
-        part, on every rank (or on rank 0 only: the others get None). Collective."""
-        template, scatter, whole = self._scatter(root_only)
+        """The per-cell array ``(n_cells,)`` in the whole mesh's cell order from every
+        rank's own part, on every rank (or on rank 0 only: the others get None). Collective."""
+        PETSc = self.PETSc
+        template, natural, to_natural, scatter, whole = self._scatter(root_only)
         template.array[:] = own_values
-        scatter.scatter(template, whole, addv=self.PETSc.InsertMode.INSERT_VALUES,
-                        mode=self.PETSc.ScatterMode.FORWARD)
+        to_natural.scatter(template, natural, addv=PETSc.InsertMode.INSERT_VALUES, mode=PETSc.ScatterMode.FORWARD)
+        scatter.scatter(natural, whole, addv=PETSc.InsertMode.INSERT_VALUES, mode=PETSc.ScatterMode.FORWARD)
         if root_only and self.rank != 0:
             return None
-        return whole.getArray(readonly=True)[self.new_cell].copy()
+        return whole.getArray(readonly=True).copy()
 
     def scatter_from_root(self, values) -> np.ndarray:
-        """Each rank's own part of the array ``(n_cells,)`` (original order) that rank 0
+        """Each rank's own part of the array ``(n_cells,)`` (whole-mesh order) that rank 0
         holds (the other ranks pass None). Collective."""
-        template, scatter, whole = self._scatter(True)
+        PETSc = self.PETSc
+        template, natural, to_natural, scatter, whole = self._scatter(True)
         if self.rank == 0:
-            ordered = np.empty(self.n_cells)
-            ordered[self.new_cell] = np.asarray(values, dtype=np.float64)
-            whole.array[:] = ordered
-        scatter.scatter(whole, template, addv=self.PETSc.InsertMode.INSERT_VALUES,
-                        mode=self.PETSc.ScatterMode.REVERSE)
+            whole.array[:] = np.asarray(values, dtype=np.float64)
+        scatter.scatter(whole, natural, addv=PETSc.InsertMode.INSERT_VALUES, mode=PETSc.ScatterMode.REVERSE)
+        to_natural.scatter(natural, template, addv=PETSc.InsertMode.INSERT_VALUES, mode=PETSc.ScatterMode.REVERSE)
         return template.array.copy()
 
     def agree(self, code: int) -> int:

@@ -2,11 +2,12 @@
 
 The filtered density of a cell is a weighted mean over the cells whose centroids lie
 within the radius, some of which belong to other ranks near the partition's interfaces.
-Since every rank holds the whole mesh, each rank finds its rows of the filter by itself
-(:func:`filter_rows`: a k-d tree over all centroids, queried with its own cells — plain
-NumPy/SciPy, the same distances and weights as the serial
-:func:`~femopt.design.filters.filter_matrix`), and the foreign cells its rows read are
-its *ghost cells* (:func:`ghost_cells`). The normalized rows ``W = diag(1/Σ_j H_ij) H``
+On a replicated mesh each rank finds its rows of the filter by itself (:func:`filter_rows`:
+a k-d tree over all centroids, queried with its own cells — plain NumPy/SciPy, the same
+distances and weights as the serial :func:`~femopt.design.filters.filter_matrix`); on a
+mesh piece it first fetches the other ranks' cells near its own
+(:func:`~femopt.distributed.halo.foreign_cells_near`) and searches those. The foreign
+cells its rows read are its *ghost cells* (:func:`ghost_cells`). The normalized rows ``W = diag(1/Σ_j H_ij) H``
 become a PETSc AIJ matrix with the own cells as rows and all cells as columns, so that
 
 * ρ̃ = W x is one parallel ``MatMult`` (PETSc exchanges the ghost cells' values), and
@@ -24,6 +25,7 @@ from scipy.spatial import cKDTree
 
 from ..errors import InputError
 from ..mesh.quality import cell_measures
+from .halo import foreign_cells_near
 
 __all__ = ["filter_rows", "ghost_cells", "DistributedFilter"]
 
@@ -78,13 +80,15 @@ class DistributedFilter:
     :class:`~femopt.design.DensityFilter`'s normalized matrix.
 
     Args:
-        mesh: the (replicated) mesh.
+        mesh: the (replicated) mesh, or the rank's piece (then the other ranks' cells
+            within the radius are fetched: :func:`~femopt.distributed.halo.foreign_cells_near`).
         radius: filter radius in mesh units.
         layout: the :class:`~femopt.distributed.cells.CellLayout` of the own cells.
 
     Attributes:
         matrix: the PETSc matrix (own cells' rows, global cell numbering).
-        ghosts: ``(n_ghost,)`` original ids of the foreign cells the rows read.
+        ghosts: ``(n_ghost,)`` ids of the foreign cells the rows read (original ids on a
+            replicated mesh, global numbers on pieces).
         volumes: ``(n_own,)`` volumes of the own cells.
     """
 
@@ -93,13 +97,23 @@ class DistributedFilter:
         self.layout = layout
         self.radius = float(radius)
         volumes = np.abs(np.asarray(cell_measures(mesh.points, mesh.cells, mesh.cell_type), dtype=np.float64))
-        rows, row_sums = filter_rows(mesh.cell_centroids(), radius, layout.own_cells, volumes)
-        self.ghosts = ghost_cells(rows, layout.own_cells)
-        self.volumes = volumes[layout.own_cells]
+        if layout.on_pieces:
+            # the rank's piece and the other ranks' cells near it (fetched: no rank has them all)
+            own_centroids = mesh.cell_centroids()
+            near_centroids, near_volumes, near_cells = foreign_cells_near(layout, own_centroids, volumes, radius)
+            rows, row_sums = filter_rows(np.concatenate([own_centroids, near_centroids]), radius,
+                                         np.arange(layout.n_own), np.concatenate([volumes, near_volumes]))
+            columns = np.concatenate([layout.global_cells, near_cells])
+            self.ghosts = np.unique(columns[ghost_cells(rows, np.arange(layout.n_own))])
+            self.volumes = volumes
+        else:
+            rows, row_sums = filter_rows(mesh.cell_centroids(), radius, layout.own_cells, volumes)
+            columns = layout.new_cell
+            self.ghosts = ghost_cells(rows, layout.own_cells)
+            self.volumes = volumes[layout.own_cells]
         W = (sp.diags(1.0 / row_sums) @ rows).tocsr()        # the serial DensityFilter.matrix's rows
-        W.indices = layout.new_cell[W.indices]                 # columns in the global cell numbering
-        W.has_sorted_indices = False
-        W.sort_indices()
+        W = sp.csr_matrix((W.data, columns[W.indices], W.indptr), shape=(layout.n_own, layout.n_cells))
+        W.sort_indices()                                      # columns in the global cell numbering
         size = (layout.n_own, layout.n_cells)
         self.matrix = PETSc.Mat().createAIJWithArrays(
             (size, size), (W.indptr.astype(PETSc.IntType), W.indices.astype(PETSc.IntType), W.data),

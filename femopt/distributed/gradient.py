@@ -18,6 +18,11 @@ At the converged state ``u`` of ``R(u, p) = 0`` and a functional ``J(u, p)``:
    then summed over the ranks: global constants and load magnitudes (every rank a part),
    per-cell fields (each cell on one rank), per-node fields and the node coordinates
    (``"coordinates"``, the shape derivative: shared nodes summed).
+4. **dJ/dū = ∂J/∂ū − λᵀ ∂R/∂ū** (``"prescribed"``, the prescribed values): each rank's
+   ∂J/∂u − λᵀ∂R/∂u of its cells (the products' cotangent of u), summed over the ranks
+   *before* the prescribed rows are picked — a prescribed node on an interface takes
+   terms from every rank's cells (the adjoint's right-hand side has these rows zeroed,
+   the gradient keeps them). Point loads do not depend on u.
 """
 from __future__ import annotations
 
@@ -43,6 +48,9 @@ _KEPT_FUNCTIONALS = 16
 
 #: the name of the shape derivative (with respect to the node coordinates), as in fo.gradient
 COORDINATES = "coordinates"
+
+#: the name of the derivative with respect to the prescribed values, as in fo.gradient
+PRESCRIBED = "prescribed"
 
 #: ∂J/∂u this close to the load (relative) is the load: λ = u (round-off of assembling f twice)
 _SAME_LOAD = 1e-10
@@ -74,14 +82,12 @@ def _names(problem, wrt):
         return list(problem.params)
     names = [wrt] if isinstance(wrt, str) else list(wrt)
     for name in names:
-        if name == "prescribed":
-            raise InputError("DistributedProblem.gradient does not differentiate with respect to 'prescribed' "
-                             "yet; use the serial fo.gradient(functional, problem, wrt='prescribed')")
-        if name == COORDINATES:
+        if name in (COORDINATES, PRESCRIBED):
             continue
         if not isinstance(name, str) or name not in problem.params:
             raise InputError(f"can not differentiate with respect to {name!r}: it is not a parameter of this "
-                             f"problem (parameters: {sorted(problem.params)})")
+                             f"problem (parameters: {sorted(problem.params)}, or {COORDINATES!r}, "
+                             f"{PRESCRIBED!r})")
     if len(set(names)) != len(names):
         raise InputError(f"wrt names a parameter twice: {names}")
     return names
@@ -171,6 +177,27 @@ def node_sums(system, values):
     return total
 
 
+def prescribed_sums(system, values):
+    """``values`` (``(n_local_dofs,)``, the rank's part) summed over the ranks, at the
+    problem's prescribed dofs (``problem.partition.prescribed``). A whole mesh: the same
+    ``(n_prescribed,)`` on every rank; a mesh piece: the piece's prescribed dofs, a dof
+    shared by ranks holding the total on each (reverse add, then forward insert)."""
+    problem = system.problem
+    prescribed = np.asarray(problem.partition.prescribed, dtype=np.int64)
+    if problem.mesh.piece is not None:
+        total = system._owned_sum(values)
+        summed = system.local_field(total)[prescribed]
+        total.destroy()
+        return summed
+    if prescribed.size == 0:                       # the same whole problem on every rank
+        return np.zeros(0)
+    position = np.full(problem.space.n_dofs, -1, dtype=np.int64)
+    position[prescribed] = np.arange(prescribed.size)
+    where = position[system.local.local_dofs]
+    mine = where >= 0
+    return sum_to_all(system.PETSc, system.comm, where[mine], np.asarray(values)[mine], prescribed.size)
+
+
 def _adjoint(system, rhs, state):
     """λ (ghosted vector) for ``Kᵀ λ = rhs`` (prescribed rows of rhs zero)."""
     physics = system.problem.physics
@@ -232,11 +259,13 @@ def distributed_gradient(system, functionals, names, params):
         rhs = system._owned_sum(dJ_du)
         rhs.array[level.rows - system.first_dof] = 0.0
         lam = system.local_field(_adjoint(system, rhs, state))
-        shape_derivative = COORDINATES in names
-        cotangents = context.products.vjp(u_local, local_params, lam,
-                                          only=None if shape_derivative else names)
+        everything = COORDINATES in names or PRESCRIBED in names     # cotangents of X or u wanted
+        cotangents = context.products.vjp(u_local, local_params, lam, only=None if everything else names)
         grads = {}
         for name in names:
+            if name == PRESCRIBED:     # ∂J/∂u unzeroed: the prescribed rows are what is wanted
+                grads[name] = prescribed_sums(system, dJ_du - cotangents.u)
+                continue
             index_e, value_e = explicit.get(name, (np.zeros(0, dtype=np.int64), np.zeros(0)))
             if name == COORDINATES:
                 index_r, value_r = _node_entries(context.local_problem.local_nodes, cotangents.coordinates)

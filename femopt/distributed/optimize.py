@@ -60,8 +60,10 @@ class TopologyResult:
     """Outcome of :func:`minimize_compliance` (the same on every rank).
 
     Attributes:
-        x: the final design ``(n_cells,)`` in the original cell order (after the last update).
-        density: its filtered densities ``(n_cells,)``.
+        x: the final design on the cells of ``problem.mesh`` (after the last update): the
+            whole mesh's ``(n_cells,)`` in its cell order, on every rank — or, when the
+            problem is set up on a mesh piece, the piece's cells only.
+        density: its filtered densities, on the same cells.
         compliance: the compliance of the last evaluated design.
         volume_fraction: Σ v ρ / Σ v of ``density``.
         iterations, status, success, message, history: as :class:`~femopt.optimize.OptimizeResult`.
@@ -125,8 +127,9 @@ def minimize_compliance(problem, *, fraction: float, radius: float, interpolatio
     """Minimize compliance subject to a volume fraction, with a density filter.
 
     Args:
-        problem: a femopt :class:`~femopt.Problem` (set up identically on every rank) or
-            a :class:`~femopt.distributed.DistributedProblem` of it; linear physics whose
+        problem: a femopt :class:`~femopt.Problem` (set up identically on every rank, or
+            on each rank's mesh piece: ``femopt.distributed.box`` / ``cut``) or a
+            :class:`~femopt.distributed.DistributedProblem` of it; linear physics whose
             stiffness is linear in ``parameter``, homogeneous supports, fixed loads.
         fraction: volume fraction bound; the design starts uniform at it.
         radius: density filter radius in mesh units.
@@ -181,7 +184,13 @@ def _meta(compliance, optimizer):
                          f"filter radius {describe(compliance.filter.radius)}, volume fraction "
                          f"{describe(compliance.fraction)}",
            "linear solver": f"{dp.solver}, rtol {describe(dp.tolerances['rtol'])}"}
-    fingerprint = merge([("run", run), ("compliance", own), ("compliance", problem_fingerprint(compliance.serial))])
+    if compliance.layout.on_pieces:
+        from .fingerprint import piece_fingerprint
+
+        described = piece_fingerprint(dp, compliance.layout)
+    else:
+        described = problem_fingerprint(compliance.serial)
+    fingerprint = merge([("run", run), ("compliance", own), ("compliance", described)])
     return {"method": name, "n": n, "m": 1, "options": settings, "fingerprint": fingerprint, "distributed": True}
 
 
@@ -210,9 +219,9 @@ def _run(compliance, optimizer, max_iterations, tol_change, tol_feasibility, che
     x, iteration, history = compliance.initial(), 0, History(1)
     saved = _start(layout, checkpoint, resume, meta, check_fingerprint)
     if saved is not None:
-        x, iteration = np.array(saved.x[layout.own_cells]), saved.iteration
+        x, iteration = np.array(saved.x[layout.natural_cells]), saved.iteration
         history = History.from_arrays(saved.history, 1)
-        state.update({k: (np.array(v[layout.own_cells]) if np.ndim(v) == 1 and len(v) == n else np.array(v))
+        state.update({k: (np.array(v[layout.natural_cells]) if np.ndim(v) == 1 and len(v) == n else np.array(v))
                       for k, v in saved.state.items()})
         if saved.meta.get("status") == "converged":
             return _result(compliance, x, history, "converged", "already converged in the checkpoint", [], output)
@@ -271,7 +280,9 @@ def _result(compliance, x, history, status, message, timings, output):
             point["displacement"] = compliance.problem.local_field().reshape(-1, c)
         write_pvtu(output, compliance.problem, cell_data={"density": rho, "design": x}, point_data=point)
     last = float(history.objective[-1]) if len(history) else float("nan")
-    return TopologyResult(x=layout.gather(x), density=layout.gather(rho), compliance=last, volume_fraction=volume,
+    if not layout.on_pieces:             # on pieces the result stays on the rank's cells
+        x, rho = layout.gather(x), layout.gather(rho)
+    return TopologyResult(x=x, density=rho, compliance=last, volume_fraction=volume,
                           iterations=len(history), status=status, success=status == "converged", message=message,
                           history=history, timings=timings, ranks=layout.size)
 

@@ -5,16 +5,21 @@
     problem = Problem(mesh, LinearElasticity()).fix("xmin").traction("xmax", [0, 0, -1])
     u = DistributedProblem(problem).solve()         # (n_nodes, 3) on every rank
 
-Run the same script serially or with ``mpirun -n 4 python script.py``. Every rank builds
-the same serial Problem (the mesh is replicated: memory per rank grows with the whole
-mesh, see docs/distributed.md); each rank then
+Run the same script serially or with ``mpirun -n 4 python script.py``. Either every rank
+builds the same serial Problem on the whole mesh (replicated: memory per rank grows with
+the whole mesh), or each rank sets its Problem up on its own piece of the mesh
+(``femopt.distributed.box(...)``, ``cut(mesh)``; :mod:`femopt.mesh.pieces`) and no rank
+ever holds the whole mesh. Each rank then
 
-1. takes its cells of the recursive-coordinate-bisection partition and the nodes it owns
-   (:mod:`.partition`): a contiguous range of global dofs, PETSc's layout;
+1. takes its cells and the nodes it owns — of the recursive-coordinate-bisection
+   partition of a whole mesh (:mod:`.partition`), or of its piece: a contiguous range of
+   global dofs, PETSc's layout;
 2. assembles its cells with femopt's own Assembler and JAX kernels on a local mesh
    (:mod:`.local`) and adds the local CSR matrix into a preallocated PETSc AIJ matrix
    (``d_nnz``/``o_nnz`` from :mod:`.preallocation`) through a local-to-global map; the
-   residual goes into a ghosted vector, summed onto owners by a reverse ghost update;
+   residual goes into a ghosted vector, summed onto owners by a reverse ghost update
+   (on pieces the pattern of the rows is first gathered through a PETSc MATIS, since no
+   rank knows all cells touching its interface nodes);
 3. applies Dirichlet conditions the way femopt's Newton step does: it solves for the
    increment from the prescribed state ``u_D``, ``K du = -r(u_D)``, with the prescribed
    rows and columns of K zeroed and a 1 on the diagonal (``MatZeroRowsColumns``), so the
@@ -23,7 +28,8 @@ mesh, see docs/distributed.md); each rank then
    direct LU through MUMPS) under the options prefix ``femopt_`` — every choice can be
    changed from the command line (``-femopt_ksp_type preonly -femopt_pc_type lu
    -femopt_pc_factor_mat_solver_type mumps``, ``-femopt_ksp_monitor``, ...);
-5. gathers the solution into femopt's node ordering on every rank (or rank 0).
+5. returns the field of ``problem.mesh`` (the whole mesh's, gathered; or the piece's),
+   or gathers it in the whole mesh's node order on every rank (or rank 0).
 
 Nonlinear physics (NeoHookean, StVenantKirchhoff, HeatConduction with k(T)) are solved by
 Newton's method on the distributed residual (:mod:`.newton`); ``gradient`` computes
@@ -60,7 +66,8 @@ class DistributedProblem(PetscSystem):
     """A femopt Problem assembled and solved on PETSc across the ranks of ``comm``.
 
     Args:
-        problem: the serial :class:`~femopt.Problem`, set up identically on every rank.
+        problem: a :class:`~femopt.Problem`, set up identically on every rank on the whole
+            mesh, or on each rank's mesh piece (``femopt.distributed.box``, ``cut``).
             Its loads are read here: make the DistributedProblem after the last load verb
             (supports and parameter values are read at every solve).
         solver: ``"cg"`` (CG + GAMG, rigid-body near-null space for elasticity; GMRES +
@@ -279,21 +286,28 @@ class DistributedProblem(PetscSystem):
                 ``mean``, ``p_norm``, ...), or a list of them (then a list of results,
                 sharing the solve; one adjoint solve each).
             wrt: a parameter name or a list of them (global constants, load magnitudes,
-                per-cell and per-node fields); default all parameters.
+                per-cell and per-node fields), ``"coordinates"`` (the shape derivative)
+                or ``"prescribed"`` (the prescribed values); default all parameters.
             params: parameter overrides; the last solution is used when it is at these
                 parameters (None: the last solution as it is), else it is solved now.
             solve_options: keywords for :meth:`solve` when a solve is needed
                 (``{"load_steps": 4}``).
 
         Returns:
-            :class:`~femopt.sensitivity.adjoint.Gradient` (``value``, ``grads[name]`` of
-            the parameter's global shape: per-cell ``(n_cells, ...)`` in femopt's cell
-            order, per-node ``(n_nodes, ...)``), the same on every rank — as
-            ``fo.gradient(functional, problem, wrt=...)`` returns serially.
+            :class:`~femopt.sensitivity.adjoint.Gradient` (``value`` and ``grads[name]``),
+            with ``value`` and global parameters' gradients the same on every rank.
+            Fields follow ``problem.mesh``: on a whole (replicated) mesh per-cell
+            ``(n_cells, ...)`` and per-node ``(n_nodes, ...)`` gradients in its order, the
+            same on every rank — as ``fo.gradient(functional, problem, wrt=...)`` returns
+            serially; on a mesh piece the piece's cells and nodes, a node shared by
+            ranks holding the total on each. ``grads["prescribed"]`` is dJ/dū, one entry
+            per prescribed dof of ``problem.partition.prescribed`` (on a piece, its local
+            ones; shared dofs hold the total).
 
         Raises:
-            InputError: an unknown name, ``"prescribed"`` (serial only so far), a bad
-                functional. ``"coordinates"`` gives the shape derivative ``(n_nodes, dim)``.
+            InputError: an unknown name (or one given twice), a bad functional, or on mesh
+                pieces a functional that is not a sum over cells (no rank holds the whole
+                mesh to evaluate it).
         """
         from .gradient import _names, distributed_gradient
 

@@ -98,7 +98,7 @@ class DistributedCompliance:
             raise InputError(f"volume fraction must be in (0, 1], got {fraction!r}")
         if parameter not in serial.params:
             raise InputError(f"{parameter!r} is not a parameter of this problem (parameters: {sorted(serial.params)})")
-        if np.any(serial.prescribed_values() != 0.0):
+        if problem._global_count(np.count_nonzero(serial.prescribed_values())):   # on a piece: any rank's
             raise InputError("compliance topology optimization needs homogeneous Dirichlet conditions "
                              "(prescribed values 0); fix(...) without values")
         self.problem, self.serial, self.parameter = problem, serial, parameter
@@ -137,11 +137,14 @@ class DistributedCompliance:
         energy = float(u @ (K_s @ u))
         cells = self._cell_energies(u)
         expected = float(s[self.layout.own_cells] @ cells)
-        if abs(energy - expected) > 1e-9 * max(abs(energy), np.abs(cells).sum(), 1e-300):
+        nonlinear = abs(energy - expected) > 1e-9 * max(abs(energy), np.abs(cells).sum(), 1e-300)
+        moving = np.abs(residual_s - residual).max() > 1e-10 * max(np.abs(residual).max(), 1e-300)
+        nonlinear, moving = (self.layout.max(float(flag)) > 0 for flag in (nonlinear, moving))   # every rank alike
+        if nonlinear:
             raise InputError(f"the stiffness is not linear in {self.parameter!r} (energy mismatch "
-                             f"{abs(energy - expected):.2e}): topology optimization by cell scaling cannot "
-                             "represent this problem")
-        if np.abs(residual_s - residual).max() > 1e-10 * max(np.abs(residual).max(), 1e-300):
+                             f"{abs(energy - expected):.2e} on rank {self.layout.rank}): topology optimization by "
+                             "cell scaling cannot represent this problem")
+        if moving:
             raise InputError(f"the loads depend on {self.parameter!r}: compliance topology optimization needs "
                              "loads independent of the design")
         return -residual
@@ -189,8 +192,7 @@ class DistributedCompliance:
         rho = self.density(x)
         E, dE = (np.asarray(a) for a in self._interp(jnp.asarray(rho)))
         t0 = time.perf_counter()
-        field = np.full(self.layout.n_cells, float(self.interpolation.E0))   # only the own entries are read
-        field[self.layout.own_cells] = E
+        field = self.layout.problem_field(E, fill=float(self.interpolation.E0))
         self.problem.solve({self.parameter: cell_field(field)}, gather="none")
         self._tick("solve", t0)
         t0 = time.perf_counter()

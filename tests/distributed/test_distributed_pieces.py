@@ -4,6 +4,7 @@ femopt's serial solve and ``fo.gradient`` on the whole mesh — under ``mpirun -
 in this process on one rank (where the piece is the whole mesh).
 
 Skipped, with the reason and the install command, where petsc4py or mpirun is missing."""
+import json
 from pathlib import Path
 
 import numpy as np
@@ -12,6 +13,7 @@ import pytest
 import femopt as fo
 from femopt import functionals as F
 from femopt.distributed import box, cut
+from femopt.distributed.launch import run_mpi
 from femopt.errors import InputError
 from femopt.physics import LinearElasticity
 from mpi_helpers import needs_mpirun, needs_petsc
@@ -90,3 +92,37 @@ def test_a_piece_refuses_cell_part_and_a_foreign_rank():
     other = fo.Problem(cut_piece(whole, 1, 2), LinearElasticity()).fix("xmin")
     with pytest.raises(InputError, match="piece 1 of 2, but it runs as rank 0 of 1"):
         DistributedProblem(other)
+
+
+@needs_petsc
+@needs_mpirun
+def test_topology_optimization_on_pieces_and_a_resume_on_another_rank_count(tmp_path, monkeypatch):
+    """5 OC iterations on 2 ranks' pieces, checkpointed; resumed in this process on one
+    rank to 10: both agree with femopt's serial run (its own cells on each rank)."""
+    import mpi_piece_topology_cases as cases
+
+    work = tmp_path / "work"
+    first, second = _run_topology(tmp_path, work)
+    for result in (first, second):
+        assert result["ranks"] == 2 and result["n_own"] < result["n_cells"]
+        assert result["filter"] < 1e-13 and result["filter_transpose"] < 1e-13 and result["gathered"] == 0.0
+        assert result["ghost_cells"] > 0
+        assert result["oc"]["iterations"] == 5 and result["oc"]["x_shape"] == [result["n_own"]]
+        for key in ("compliance", "design", "density"):
+            assert result["oc"][key] < 1e-9, (key, result["oc"])
+    assert (work / "pieces" / "design.pvtu").exists()
+    out = tmp_path / "resumed"
+    monkeypatch.setattr("sys.argv", ["cases", str(out), str(work), "10", "resume"])
+    cases.main()
+    resumed = json.loads(Path(f"{out}.0.json").read_text())
+    assert resumed["ranks"] == 1 and resumed["oc"]["x_shape"] == [resumed["n_cells"]]
+    assert resumed["oc"]["iterations"] == 10 and resumed["oc"]["this_run"] == 5
+    for key in ("compliance", "design", "density"):
+        assert resumed["oc"][key] < 1e-9, (key, resumed["oc"])
+
+
+def _run_topology(tmp_path, work):
+    out = tmp_path / "topology"
+    process = run_mpi(2, [Path(__file__).with_name("mpi_piece_topology_cases.py"), out, work, "5"], timeout=300)
+    assert process.returncode == 0, f"mpirun failed:\n{process.stdout[-3000:]}\n{process.stderr[-3000:]}"
+    return [json.loads(Path(f"{out}.{rank}.json").read_text()) for rank in range(2)]

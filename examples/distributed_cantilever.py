@@ -4,8 +4,9 @@ under ``mpirun -n N`` (PETSc through petsc4py; docs/distributed.md).
 The cantilever of examples/cantilever_3d_topology.py (a block of unit HEX8 cells clamped
 at x = 0, unit downward loads along the bottom edge of the free end, volume fraction 0.3,
 SIMP p = 3, density filter r = 1.5, optimality criteria), run by
-``femopt.distributed.minimize_compliance``: each rank holds the design variables of its
-own cells, assembles them with femopt's kernels into a PETSc matrix, and solves with CG +
+``femopt.distributed.minimize_compliance``. Each rank builds only its piece of the mesh
+(``femopt.distributed.box``: no rank holds the whole mesh), holds the design variables of
+its cells, assembles them with femopt's kernels into a PETSc matrix, and solves with CG +
 GAMG; the filter exchanges the cells near rank boundaries, the OC bisection sums the
 volume over the ranks. Every iteration is checkpointed (rank 0 writes the gathered
 design), so a killed job resumes with the same command; the design is written as one VTU
@@ -33,10 +34,11 @@ _log = logging.getLogger("femopt.examples")
 
 def run(shape=(60, 30, 30), *, fraction=0.3, radius=1.5, max_iterations=100, method="oc",
         output_dir="femopt-output", resume=True):
-    """Optimize; returns the :class:`~femopt.distributed.optimize.TopologyResult` (the
-    same on every rank)."""
+    """Optimize; returns the :class:`~femopt.distributed.optimize.TopologyResult`: the
+    compliance and history the same on every rank, the design of the rank's own cells
+    (``result.cells``: their ids in the whole mesh)."""
     folder = Path(output_dir) / "distributed_cantilever"
-    return minimize_compliance(cantilever(shape), fraction=fraction, radius=radius, method=method,
+    return minimize_compliance(cantilever(shape, pieces=True), fraction=fraction, radius=radius, method=method,
                                max_iterations=max_iterations, checkpoint=folder / "run.npz", resume=resume,
                                output=folder / "design.pvtu")
 
@@ -52,7 +54,7 @@ def _rank() -> int:
 def main():
     small = os.environ.get("FEMOPT_EXAMPLE_SIZE") == "small"
     result = run((12, 6, 6), max_iterations=10) if small else run()
-    if _rank() == 0:              # every rank holds the same result: one line
+    if _rank() == 0:              # every rank holds the same compliance: one line
         _log.warning("distributed cantilever: compliance %.6g after %d iterations (%s), volume %.3f, %d rank(s)",
                      result.compliance, result.iterations, result.status, result.volume_fraction, result.ranks)
     return result

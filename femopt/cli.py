@@ -2,7 +2,7 @@
 
     femopt demo [--out DIR] [--quick]        the main job: a design run that writes VTU + PNG
     femopt validate [--quick|--full] ...     the analytic benchmark catalogue (exit 1 on failure)
-    femopt bench assembly|gradient|topopt|compile|multigrid|compare|matrix-free|gpu|transient    performance benchmarks
+    femopt bench assembly|gradient|topopt|compile|multigrid|compare|matrix-free|gpu|transient|distributed|mesh-pieces|...    performance benchmarks
 """
 from __future__ import annotations
 
@@ -24,6 +24,7 @@ _BENCHES = {
     "gpu": "femopt.benchmarks.gpu",
     "transient": "femopt.benchmarks.transient",
     "distributed": "femopt.benchmarks.distributed",
+    "mesh-pieces": "femopt.benchmarks.mesh_pieces",
 }
 
 

@@ -2,7 +2,7 @@
 HEX8 cantilever (fixed at x = 0, traction at x = L) of ≈ 215k dofs by default.
 
 For each rank count, ``mpirun -n N python -m femopt.benchmarks.distributed --worker``
-builds the serial Problem on every rank and solves it with
+builds the serial Problem on every rank (or each rank's piece of it) and solves it with
 :class:`~femopt.distributed.DistributedProblem` (CG + GAMG with rigid-body modes, KSP
 rtol 1e-8) twice: the first solve includes JAX's compile and PETSc's first set-up; the
 second is reported by phase:
@@ -12,15 +12,17 @@ second is reported by phase:
               matrix (preallocated once) and the ghosted right-hand side;
 * setup:      KSP / GAMG set-up (the coarse hierarchy);
 * solve:      the CG iterations;
-* memory:     peak resident memory per rank (``getrusage`` maxrss, MB): the replicated
-              mesh and serial Problem are in it.
+* memory:     peak resident memory per rank (``getrusage`` maxrss, MB): with
+              ``--mesh replicated`` every rank holds the whole mesh and serial Problem,
+              with ``--mesh pieces`` only its piece (``femopt.distributed.box``).
 
 Femopt's own serial ``Problem.solve()`` (``linear_solver="auto"``) of the same problem
 runs in a subprocess for its own peak memory; every distributed solution is compared
 with it (relative l2 difference). The ranks share the machine's cores with JAX's threads:
 on a 2-core machine 2 ranks cannot show a speed-up of the kernels.
 
-Run:  python -m femopt.benchmarks.distributed [--shape 60 30 37] [--ranks 1 2] [--json FILE]
+Run:  python -m femopt.benchmarks.distributed [--shape 60 30 37] [--ranks 1 2]
+      [--mesh replicated pieces] [--json FILE]
 """
 from __future__ import annotations
 
@@ -37,13 +39,16 @@ import numpy as np
 __all__ = ["cantilever", "run_distributed_benchmark", "main"]
 
 
-def cantilever(shape):
-    """The benchmark problem on a box of ``shape`` hex8 cells with unit cell size."""
+def cantilever(shape, pieces: bool = False):
+    """The benchmark problem on a box of ``shape`` hex8 cells with unit cell size: the
+    whole mesh, or this rank's piece of it (``pieces=True``: ``femopt.distributed.box``)."""
     import femopt as fo
+    from femopt.distributed import box as piece_box
     from femopt.mesh import box
     from femopt.physics import LinearElasticity
 
-    mesh = box(tuple(float(n) for n in shape), tuple(int(n) for n in shape))
+    make = piece_box if pieces else box
+    mesh = make(tuple(float(n) for n in shape), tuple(int(n) for n in shape))
     problem = fo.Problem(mesh, LinearElasticity(E=1000.0, nu=0.3))
     problem.fix("xmin").traction("xmax", [0.0, 0.0, -1.0])
     return problem
@@ -55,12 +60,12 @@ def maxrss_mb():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
-def _worker(shape, out, rtol):
+def _worker(shape, out, rtol, pieces=False):
     """One rank of a distributed run: writes ``out.rank<r>.json`` (and the solution, rank 0)."""
     from femopt.distributed import DistributedProblem
 
     start = time.perf_counter()
-    problem = cantilever(shape)
+    problem = cantilever(shape, pieces)
     build = time.perf_counter() - start
     dp = DistributedProblem(problem, solver="cg", rtol=rtol)
     start = time.perf_counter()
@@ -70,7 +75,8 @@ def _worker(shape, out, rtol):
     u = dp.solve(gather="root")
     second = time.perf_counter() - start
     rank = dp.comm.getRank()
-    record = {"rank": rank, "ranks": dp.comm.getSize(), "dofs": int(dp.n_dofs), "owned_dofs": int(dp.n_owned_dofs),
+    record = {"rank": rank, "ranks": dp.comm.getSize(), "mesh": "pieces" if pieces else "replicated",
+              "dofs": int(dp.n_dofs), "owned_dofs": int(dp.n_owned_dofs),
               "cells": int(dp.piece.cells.size), "ghost_nodes": int(dp.piece.ghost_nodes.size),
               "build_problem_s": build, "first_solve_s": first, "solve_s": second,
               "iterations": int(dp.iterations), "timings": dp.timings, "maxrss_mb": maxrss_mb()}
@@ -125,8 +131,10 @@ def print_report(report, module: str, argv, json_path) -> None:
     print(report["table"])
 
 
-def run_distributed_benchmark(shape=(60, 30, 37), ranks=(1, 2), rtol=1e-8, timeout=1800):
-    """Run the serial and distributed solves; returns a dict with ``records`` and ``table``."""
+def run_distributed_benchmark(shape=(60, 30, 37), ranks=(1, 2), rtol=1e-8, timeout=1800,
+                              meshes=("replicated", "pieces")):
+    """Run the serial and distributed solves (every rank holding the whole mesh, and/or
+    each rank building only its piece); returns a dict with ``records`` and ``table``."""
     here = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
     records = {}
     with tempfile.TemporaryDirectory() as tmp:
@@ -136,13 +144,14 @@ def run_distributed_benchmark(shape=(60, 30, 37), ranks=(1, 2), rtol=1e-8, timeo
         with open(f"{serial_out}.serial.json") as f:
             records["serial"] = json.load(f)
         reference = np.load(f"{serial_out}.serial.u.npy")
-        for n in ranks:
-            out = os.path.join(tmp, f"mpi{n}")
-            per_rank = rank_records("femopt.benchmarks.distributed", n, out,
-                                    ["--rtol", str(rtol), "--shape", *map(str, shape)], timeout)
-            u = np.load(f"{out}.u.npy")
-            rel = float(np.linalg.norm(u - reference) / np.linalg.norm(reference))
-            records[f"{n} ranks"] = {"per_rank": per_rank, "rel_diff_to_serial": rel}
+        for mesh in meshes:
+            for n in ranks:
+                out = os.path.join(tmp, f"mpi{n}{mesh}")
+                per_rank = rank_records("femopt.benchmarks.distributed", n, out,
+                                        ["--rtol", str(rtol), "--shape", *map(str, shape), "--mesh", mesh], timeout)
+                u = np.load(f"{out}.u.npy")
+                rel = float(np.linalg.norm(u - reference) / np.linalg.norm(reference))
+                records[f"{n} ranks, {mesh}"] = {"per_rank": per_rank, "rel_diff_to_serial": rel}
     return {"records": records, "table": _table(records, shape)}
 
 
@@ -175,15 +184,17 @@ def main(argv=None):
     parser.add_argument("--shape", type=int, nargs=3, default=[60, 30, 37])
     parser.add_argument("--ranks", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--rtol", type=float, default=1e-8)
+    parser.add_argument("--mesh", nargs="+", choices=("replicated", "pieces"), default=["replicated", "pieces"],
+                        help="every rank holds the whole mesh, or builds only its piece (femopt.distributed.box)")
     parser.add_argument("--json", help="write the records to this file")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--serial-worker", help=argparse.SUPPRESS)
     args, _ = parser.parse_known_args(argv)          # unknown "-..." options are PETSc's
     if args.worker:
-        return _worker(args.shape, args.worker, args.rtol)
+        return _worker(args.shape, args.worker, args.rtol, pieces=args.mesh == ["pieces"])
     if args.serial_worker:
         return _serial(args.shape, args.serial_worker)
-    report = run_distributed_benchmark(tuple(args.shape), tuple(args.ranks), args.rtol)
+    report = run_distributed_benchmark(tuple(args.shape), tuple(args.ranks), args.rtol, meshes=tuple(args.mesh))
     print_report(report, "femopt.benchmarks.distributed", argv, args.json)
 
 

@@ -18,7 +18,7 @@ loop (:func:`femopt.benchmarks.topopt.femopt_loop`: CellScaledModel, AMG-CG) run
 subprocess of its own for its memory. The compliances of the runs are compared.
 
 Run:  python -m femopt.benchmarks.distributed_topopt [--shape 60 30 30] [--ranks 1 2]
-      [--iterations 5] [--json FILE]
+      [--iterations 5] [--mesh replicated pieces] [--json FILE]
 """
 from __future__ import annotations
 
@@ -38,25 +38,27 @@ __all__ = ["run_benchmark", "main"]
 PHASES = ("solve", "gradient", "filter", "update", "total")
 
 
-def cantilever(shape):
+def cantilever(shape, pieces: bool = False):
     """The block of unit HEX8 cells clamped at x = 0 with unit downward loads along the
-    bottom edge of the free end (``femopt bench topopt``'s cantilever), not solved yet."""
+    bottom edge of the free end (``femopt bench topopt``'s cantilever), not solved yet:
+    the whole mesh, or this rank's piece of it (``pieces=True``: ``femopt.distributed.box``)."""
     import femopt as fo
+    from femopt.distributed import box as piece_box
 
     nx = shape[0]
-    mesh = fo.mesh.box(size=shape, shape=shape, cell="hex8")
+    mesh = (piece_box if pieces else fo.mesh.box)(size=shape, shape=shape, cell="hex8")
     problem = fo.Problem(mesh, fo.physics.LinearElasticity(E=1.0, nu=0.3))
     problem.fix("xmin")
     problem.point_load(lambda x: np.isclose(x[:, 0], nx) & np.isclose(x[:, 2], 0.0), [0.0, 0.0, -1.0])
     return problem
 
 
-def _worker(shape, iterations, out):
+def _worker(shape, iterations, out, pieces=False):
     from femopt import design as fd
     from femopt.distributed import DistributedProblem, minimize_compliance
     from femopt.optimize import OC
 
-    dp = DistributedProblem(cantilever(shape), solver="cg", rtol=1e-8)
+    dp = DistributedProblem(cantilever(shape, pieces), solver="cg", rtol=1e-8)
     result = minimize_compliance(dp, fraction=0.3, radius=1.5, interpolation=fd.SIMP(3.0, 1.0, 1e-9),
                                  method=OC(move=0.2), max_iterations=iterations, tol_change=0.0, verbose=False)
     rank = dp.comm.getRank()
@@ -80,8 +82,9 @@ def _median(rows, key):
     return float(np.median([r.get(key, 0.0) for r in rows]))
 
 
-def run_benchmark(shape=(60, 30, 30), ranks=(1, 2), iterations=5, timeout=3600):
-    """Run the serial loop and the distributed runs; returns ``{"records", "table"}``."""
+def run_benchmark(shape=(60, 30, 30), ranks=(1, 2), iterations=5, timeout=3600, meshes=("replicated", "pieces")):
+    """Run the serial loop and the distributed runs (whole mesh on every rank and/or
+    pieces); returns ``{"records", "table"}``."""
     here = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
     module = "femopt.benchmarks.distributed_topopt"
     records = {}
@@ -91,10 +94,11 @@ def run_benchmark(shape=(60, 30, 30), ranks=(1, 2), iterations=5, timeout=3600):
                         "--shape", *map(str, shape)], check=True, timeout=timeout, cwd=here)
         with open(out) as f:
             records["serial"] = json.load(f)
-        for n in ranks:
-            out = os.path.join(tmp, f"mpi{n}")
-            records[f"{n} ranks"] = rank_records(module, n, out, ["--iterations", str(iterations), "--shape",
-                                                                  *map(str, shape)], timeout)
+        for mesh in meshes:
+            for n in ranks:
+                out = os.path.join(tmp, f"mpi{n}{mesh}")
+                records[f"{n} ranks, {mesh}"] = rank_records(module, n, out, [
+                    "--iterations", str(iterations), "--shape", *map(str, shape), "--mesh", mesh], timeout)
     return {"records": records, "table": _table(records, shape, iterations)}
 
 
@@ -126,15 +130,17 @@ def main(argv=None):
     parser.add_argument("--shape", type=int, nargs=3, default=[60, 30, 30])
     parser.add_argument("--ranks", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--iterations", type=int, default=5)
+    parser.add_argument("--mesh", nargs="+", choices=("replicated", "pieces"), default=["replicated", "pieces"],
+                        help="every rank holds the whole mesh, or builds only its piece (femopt.distributed.box)")
     parser.add_argument("--json", help="write the records to this file")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--serial-worker", help=argparse.SUPPRESS)
     args, _ = parser.parse_known_args(argv)           # unknown "-..." options are PETSc's
     if args.worker:
-        return _worker(tuple(args.shape), args.iterations, args.worker)
+        return _worker(tuple(args.shape), args.iterations, args.worker, pieces=args.mesh == ["pieces"])
     if args.serial_worker:
         return _serial(tuple(args.shape), args.iterations, args.serial_worker)
-    report = run_benchmark(tuple(args.shape), tuple(args.ranks), args.iterations)
+    report = run_benchmark(tuple(args.shape), tuple(args.ranks), args.iterations, meshes=tuple(args.mesh))
     print_report(report, "femopt.benchmarks.distributed_topopt", argv, args.json)
 
 

@@ -72,6 +72,8 @@ class TopologyResult:
             ``insertion``, ``ksp_setup``, ``ksp_solve``, and the KSP ``ksp_iterations``
             (this run's iterations only; empty on the serial route).
         ranks: the number of MPI ranks (0: femopt's serial route, no PETSc).
+        cells: the whole mesh's ids of the cells ``x`` and ``density`` are given on
+            (``arange(n_cells)`` unless the problem is set up on a mesh piece).
     """
 
     x: np.ndarray
@@ -85,6 +87,7 @@ class TopologyResult:
     history: History
     timings: list = field(default_factory=list)
     ranks: int = 1
+    cells: np.ndarray | None = None
 
 
 def _optimizer(method):
@@ -280,9 +283,10 @@ def _result(compliance, x, history, status, message, timings, output):
             point["displacement"] = compliance.problem.local_field().reshape(-1, c)
         write_pvtu(output, compliance.problem, cell_data={"density": rho, "design": x}, point_data=point)
     last = float(history.objective[-1]) if len(history) else float("nan")
+    cells = layout.natural_cells
     if not layout.on_pieces:             # on pieces the result stays on the rank's cells
-        x, rho = layout.gather(x), layout.gather(rho)
-    return TopologyResult(x=x, density=rho, compliance=last, volume_fraction=volume,
+        x, rho, cells = layout.gather(x), layout.gather(rho), np.arange(layout.n_cells)
+    return TopologyResult(x=x, density=rho, compliance=last, volume_fraction=volume, cells=cells,
                           iterations=len(history), status=status, success=status == "converged", message=message,
                           history=history, timings=timings, ranks=layout.size)
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
+
 from ..design import CellScaledModel, Compliance, DensityDesign, DensityFilter, SIMP, VolumeConstraint
 from ..mesh.io import write
 from ..optimize import minimize
@@ -39,4 +41,4 @@ def serial_minimize_compliance(problem, fraction, radius, interpolation, paramet
     return TopologyResult(x=result.x, density=density, compliance=result.fun,
                           volume_fraction=design.volume_fraction(density), iterations=result.iterations,
                           status=result.status, success=result.success, message=result.message,
-                          history=result.history, timings=[], ranks=0)
+                          history=result.history, timings=[], ranks=0, cells=np.arange(mesh.n_cells))

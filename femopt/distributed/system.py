@@ -21,7 +21,7 @@ import numpy as np
 from ..assembly.parameters import scale_value
 from ..errors import InputError
 from .local import problem_terms
-from .preallocation import row_counts
+from .preallocation import piece_row_counts, row_counts
 from .reductions import sum_to_all
 
 _log = logging.getLogger("femopt.distributed")
@@ -70,7 +70,7 @@ class PetscSystem:
         vec.setBlockSize(self.problem.space.n_components)
         return vec
 
-    def _create_matrix(self, K_local):
+    def _create_matrix(self):
         PETSc = self.PETSc
         start = time.perf_counter()
         A = PETSc.Mat().create(comm=self.comm)
@@ -80,35 +80,15 @@ class PetscSystem:
         A.setOptionsPrefix(self.options_prefix)
         if self.problem.mesh.piece is None:
             d_nnz, o_nnz = row_counts(self.problem.mesh.cells, self.numbering, self.comm.getRank())
-            A.setPreallocationNNZ((d_nnz.astype(PETSc.IntType), o_nnz.astype(PETSc.IntType)))
         else:
-            A.setPreallocationCSR(self._pattern_from_pieces(K_local))
+            d_nnz, o_nnz = piece_row_counts(PETSc, self.comm, self.problem.mesh, self.problem.space.n_components)
+        A.setPreallocationNNZ((d_nnz.astype(PETSc.IntType), o_nnz.astype(PETSc.IntType)))
         A.setLGMap(PETSc.LGMap().create(self.local_to_global, comm=self.comm))
         A.setOption(PETSc.Mat.Option.NEW_NONZERO_ALLOCATION_ERR, True)
         A.setOption(PETSc.Mat.Option.KEEP_NONZERO_PATTERN, True)   # zeroed Dirichlet rows keep their slots
         self.matrix = A
         self.timings["preallocation"] = time.perf_counter() - start
         return A
-
-    def _pattern_from_pieces(self, K_local):
-        """The owned rows' pattern ``(indptr, global columns)`` of a problem on mesh pieces.
-        No rank knows the whole pattern of its rows (other ranks' cells touch its
-        interface nodes), so each rank's local matrix goes into a PETSc MATIS (one
-        unassembled local matrix per rank), whose conversion to AIJ gathers the rows."""
-        PETSc = self.PETSc
-        local = PETSc.Mat().createAIJWithArrays(
-            K_local.shape, (K_local.indptr.astype(PETSc.IntType), K_local.indices.astype(PETSc.IntType),
-                            np.ones(K_local.nnz)), comm=PETSc.COMM_SELF)
-        lgmap = PETSc.LGMap().create(self.local_to_global, comm=self.comm)
-        unassembled = PETSc.Mat().createIS((self._sizes(), self._sizes()), lgmapr=lgmap, lgmapc=lgmap,
-                                           comm=self.comm)
-        unassembled.setISLocalMat(local)
-        unassembled.assemble()
-        assembled = unassembled.convert(PETSc.Mat.Type.AIJ)
-        indptr, indices, _ = assembled.getValuesCSR()
-        for obj in (assembled, unassembled, local, lgmap):
-            obj.destroy()
-        return indptr, indices
 
     def _near_null_space(self):
         """Rigid-body modes of the owned nodes (elasticity: c == dim > 1), else None."""
@@ -267,7 +247,7 @@ class PetscSystem:
         start = time.perf_counter()
         r_local, K_local = self.local.residual_and_tangent(u_local, level.split)
         self.timings["assembly_kernels"] = time.perf_counter() - start
-        A = self.matrix if self.matrix is not None else self._create_matrix(K_local)
+        A = self.matrix if self.matrix is not None else self._create_matrix()
         start = time.perf_counter()
         A.zeroEntries()
         A.setValuesLocalCSR(K_local.indptr.astype(PETSc.IntType), K_local.indices.astype(PETSc.IntType),

@@ -45,6 +45,8 @@ __all__ = ["grid_split", "grid_cell_part", "box_piece", "rectangle_piece"]
 
 _AXES = "xyz"
 _CELLS = {2: ("tri3", "tri6", "quad4", "quad8", "quad9"), 3: ("tet4", "tet10", "hex8", "hex20", "hex27")}
+# Node ids renumbered per chunk when the block's cells become the piece's.
+_RENUMBER_CHUNK = 1 << 18
 # How many fitting rank counts below a refused one :func:`grid_split` tries, to suggest one.
 _SUGGESTION_TRIES = 1000
 
@@ -185,9 +187,14 @@ def _piece(rank, n_ranks, size, shape, ctype: CellType, origin, dim: int, name: 
     node_starts = _starts(_owned_counts(grid, starts, order, serendipity))
     owner, global_number, natural = _node_numbers(grid, shape, starts, lo, bshape, order, serendipity,
                                                   node_starts)
-    owned = np.flatnonzero(owner == rank)            # block order is natural order
-    ghosts = np.flatnonzero(owner != rank)
+    mine = owner == rank
+    del owner
+    owned = np.flatnonzero(mine)                     # block order is natural order
+    ghosts = np.flatnonzero(~mine)
+    del mine
     local_nodes = np.concatenate([owned, ghosts[np.argsort(global_number[ghosts], kind="stable")]])
+    n_owned = int(owned.size)
+    del owned, ghosts
     local_of = np.empty(len(local_nodes), dtype=np.int64)
     local_of[local_nodes] = np.arange(len(local_nodes))
 
@@ -196,10 +203,22 @@ def _piece(rank, n_ranks, size, shape, ctype: CellType, origin, dim: int, name: 
     natural_cells = (np.broadcast_to(boxes, bshape[::-1]).reshape(-1, 1) * per_box + np.arange(per_box)).ravel()
     boundary = np.unique(np.concatenate([f for f in mesh.facet_tags.values()]).reshape(-1, 2), axis=0)
 
-    piece = Mesh(mesh.points[local_nodes], local_of[mesh.cells], ctype,
-                 node_tags={tag: np.sort(local_of[ids]) for tag, ids in mesh.node_tags.items()},
-                 facet_tags=mesh.facet_tags, cell_tags=mesh.cell_tags, check=False)
-    return piece.as_piece(MeshPiece(rank=rank, n_ranks=n_ranks, n_owned=int(owned.size),
+    # Renumber the block mesh's arrays into the piece's (cells in place, chunk by chunk),
+    # dropping the block mesh first: the peak stays near one mesh, not two.
+    node_tags = {tag: np.sort(local_of[ids]) for tag, ids in mesh.node_tags.items()}
+    facet_tags, cell_tags, points, cells = mesh.facet_tags, mesh.cell_tags, mesh.points, mesh.cells
+    del mesh
+    points = points[local_nodes]
+    cells.flags.writeable = True                      # made by lattice_mesh, owned by nobody else now
+    flat = cells.reshape(-1)
+    for start in range(0, flat.size, _RENUMBER_CHUNK):
+        part = flat[start:start + _RENUMBER_CHUNK]
+        part[:] = local_of[part]
+    del flat, local_of
+    for array in (points, cells):
+        array.flags.writeable = False                 # taken over by Mesh without a copy
+    piece = Mesh(points, cells, ctype, node_tags=node_tags, facet_tags=facet_tags, cell_tags=cell_tags, check=False)
+    return piece.as_piece(MeshPiece(rank=rank, n_ranks=n_ranks, n_owned=n_owned,
                                     global_nodes=global_number[local_nodes], node_starts=node_starts,
                                     cell_starts=cell_starts, natural_nodes=natural[local_nodes],
                                     natural_cells=natural_cells.astype(np.int64), boundary=boundary))

@@ -37,16 +37,24 @@ def test_two_ranks_give_the_one_rank_design(tmp_path):
         "import json, sys\n"
         f"sys.path.insert(0, {str(EXAMPLES)!r})\n"
         "import distributed_cantilever as example\n"
+        "from petsc4py import PETSc\n"
         "r = example.run((12, 6, 6), max_iterations=10, output_dir=sys.argv[1])\n"
-        "json.dump({'compliance': r.compliance, 'x': r.x.tolist(), 'ranks': r.ranks}, open(sys.argv[2], 'w'))\n")
-    results = []
+        "json.dump({'compliance': r.compliance, 'x': r.x.tolist(), 'cells': r.cells.tolist(), 'ranks': r.ranks},\n"
+        "          open(f'{sys.argv[2]}.{PETSc.COMM_WORLD.getRank()}', 'w'))\n")
+    designs, compliances = [], []
     for ranks in (1, 2):
         out = tmp_path / f"r{ranks}.json"
         process = run_mpi(ranks, [script, tmp_path / f"out{ranks}", out], timeout=300,
                           env=dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[2])))
         assert process.returncode == 0, process.stderr[-3000:]
-        results.append(json.loads(out.read_text()))
-    assert [r["ranks"] for r in results] == [1, 2]
-    assert abs(results[1]["compliance"] / results[0]["compliance"] - 1) < 1e-6
-    np.testing.assert_allclose(results[1]["x"], results[0]["x"], atol=1e-6)
+        parts = [json.loads(Path(f"{out}.{rank}").read_text()) for rank in range(ranks)]
+        assert [p["ranks"] for p in parts] == [ranks] * ranks
+        x = np.full(12 * 6 * 6, np.nan)
+        for part in parts:                             # each rank: the design of its own cells
+            x[part["cells"]] = part["x"]
+        assert ranks == 1 or len(parts[0]["x"]) < x.size
+        designs.append(x)
+        compliances.append(parts[0]["compliance"])
+    assert abs(compliances[1] / compliances[0] - 1) < 1e-6
+    np.testing.assert_allclose(designs[1], designs[0], atol=1e-6)
     assert (tmp_path / "out2" / "distributed_cantilever" / "design.pvtu").exists()

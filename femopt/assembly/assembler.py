@@ -25,6 +25,7 @@ import numpy as np
 from ..errors import InputError
 from ..fem.elements import reference_element
 from ..fem.quadrature import quadrature
+from ..mesh.pieces import require_whole
 from .fast_kernels import KernelSpec, chunk_kernel, tangent_rows
 from .kernels import PointLaw, cell_residual, cell_tables, cell_tangent, facet_residual, facet_tangent
 from .._memory import check_memory
@@ -294,6 +295,7 @@ class Assembler:
         ``magnitude=True`` sums the absolute values of the cell and facet contributions
         instead: the size of what the residual adds up, against which its round-off
         is measured (an equilibrium sums large contributions to a small total)."""
+        require_whole(self.space.mesh, "assembling a residual")
         U = np.asarray(u, dtype=np.float64).reshape(self.space.mesh.n_nodes, -1)
         r = np.zeros(self.space.n_dofs)
         for block in self.blocks:
@@ -303,6 +305,7 @@ class Assembler:
 
     def residual_and_tangent(self, u, params):
         """Residual ``(n_dofs,)`` and CSR tangent ``(n_dofs, n_dofs)`` at ``u``."""
+        require_whole(self.space.mesh, "assembling a tangent")
         U = np.asarray(u, dtype=np.float64).reshape(self.space.mesh.n_nodes, -1)
         r = np.zeros(self.space.n_dofs)
         data = np.zeros(self.pattern.nnz)

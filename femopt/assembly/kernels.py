@@ -24,6 +24,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from ..mesh.pieces import require_whole
 from ..errors import InputError
 
 __all__ = ["PointLaw", "CellTables", "cell_tables", "cell_residual", "cell_tangent",
@@ -243,6 +244,7 @@ def tangents_at_rest(physics, space, split, chunk_entries: int = 4_000_000):
     parameter instead of re-running the kernels."""
     pg, pc, pn = split
     mesh, c = space.mesh, space.n_components
+    require_whole(mesh, "computing cell stiffness matrices")
     law, tables = PointLaw(physics, c), cell_tables(space.element, space.quadrature)
     n = mesh.cells.shape[1]
     U = jnp.zeros((n, c))

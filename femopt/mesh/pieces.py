@@ -35,7 +35,7 @@ import numpy as np
 from ..errors import InputError, MeshError
 from .topology import boundary_facets
 
-__all__ = ["MeshPiece", "bisect_cells", "node_owners", "cut_piece"]
+__all__ = ["MeshPiece", "bisect_cells", "node_owners", "cut_piece", "require_whole"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -97,6 +97,17 @@ class MeshPiece:
             problems.append("owned nodes not numbered node_starts[rank] + 0, 1, ...")
         if problems:
             raise MeshError("a mesh piece does not fit its mesh: " + "; ".join(problems))
+
+
+def require_whole(mesh, what: str) -> None:
+    """InputError when ``mesh`` is one of several pieces: ``what`` (a serial solve or
+    assembly) would treat the piece's interfaces with the other ranks as free boundaries
+    and give a wrong answer without a word."""
+    piece = getattr(mesh, "piece", None)
+    if piece is not None and piece.n_ranks > 1:
+        raise InputError(f"{what} on piece {piece.rank} of {piece.n_ranks} of a distributed mesh would solve this "
+                         "rank's part alone; solve the whole problem with "
+                         "femopt.distributed.DistributedProblem(problem) (or minimize_compliance) on every rank")
 
 
 def bisect_cells(centroids: np.ndarray, n_parts: int) -> np.ndarray:

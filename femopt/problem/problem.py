@@ -17,6 +17,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from ..mesh.pieces import require_whole
 from .._progress import progress_output
 from ..assembly.assembler import Assembler, CellTerm, FacetTerm
 from ..assembly.dirichlet import DofPartition
@@ -223,7 +224,9 @@ class Problem(LoadMethods):
         The state (with the tangent's factorization) is kept in ``self.state``.
 
         Raises:
-            InputError: ``params`` not a mapping, ``initial`` not ``n_dofs`` real numbers.
+            InputError: ``params`` not a mapping, ``initial`` not ``n_dofs`` real numbers,
+                or the mesh is one of several pieces of a distributed mesh (solve those
+                with ``femopt.distributed.DistributedProblem``).
             ParameterError: a parameter value is not numbers, NaN/Inf or not admissible.
             SingularJacobianError: the tangent is singular; names the global dofs, nodes
                 and components, and for unsupported parts the free rigid-body modes.
@@ -236,6 +239,7 @@ class Problem(LoadMethods):
             return self._solve(params, load_steps, initial, raise_on_failure)
 
     def _solve(self, params, load_steps, initial, raise_on_failure):
+        require_whole(self.mesh, "Problem.solve")
         if isinstance(load_steps, bool) or not isinstance(load_steps, (int, np.integer)) or load_steps < 1:
             raise InputError(f"load_steps must be a positive integer (1 = apply the full load at once), "
                              f"got {load_steps!r}")

@@ -39,8 +39,7 @@ def test_a_piece_selects_the_whole_meshes_boundary_and_may_select_nothing():
     assert len(right.facets("xmin")) == 0 and len(right.nodes("xmin")) == 0
     assert len(left.facets("xmin")) == 4
     problem = fo.Problem(right, fo.physics.LinearElasticity()).fix("xmax").traction("xmin", [1.0, 0.0, 0.0])
-    assert problem.assembler.residual(np.zeros(problem.space.n_dofs), problem.split(problem.parameters())).shape \
-        == (problem.space.n_dofs,)
+    assert len(problem.assembler.blocks) == 1          # the physics; the traction on no facet gets no block
     with pytest.raises(InputError, match="selects no nodes"):
         whole.nodes(lambda x: x[:, 0] > 5.0)                                        # a whole mesh still refuses
 
@@ -80,3 +79,15 @@ def test_mesh_piece_check_names_what_does_not_fit():
         MeshPiece(**{**fields, "n_owned": piece.n_owned + 1}).check(n_nodes, n_cells)
     with pytest.raises(MeshError, match="natural_cells of shape"):
         MeshPiece(**{**fields, "natural_cells": piece.natural_cells[:-1]}).check(n_nodes, n_cells)
+
+
+def test_a_piece_of_several_refuses_serial_solves():
+    piece = cut_piece(fo.mesh.box(shape=(4, 2, 2)), 0, 2)
+    problem = fo.Problem(piece, fo.physics.LinearElasticity()).fix("xmin").traction("xmax", [0.0, 0.0, -1.0])
+    with pytest.raises(InputError, match="piece 0 of 2 of a distributed mesh would solve this rank's part alone"):
+        problem.solve()
+    with pytest.raises(InputError, match="DistributedProblem"):
+        problem.assembler.residual_and_tangent(np.zeros(problem.space.n_dofs), problem.split(problem.parameters()))
+    alone = cut_piece(fo.mesh.box(shape=(4, 2, 2)), 0, 1)                 # one rank: the whole mesh
+    assert fo.Problem(alone, fo.physics.LinearElasticity()).fix("xmin").traction(
+        "xmax", [0.0, 0.0, -1.0]).solve().shape == (alone.n_nodes, 3)

@@ -18,10 +18,11 @@ from ._petsc import INSTALL_HINT, petsc_available
 from .cells import cell_numbering
 from .filter import filter_rows, ghost_cells
 from .meshes import box, cut, rectangle
+from .read import read
 from .optimize import TopologyResult, minimize_compliance
 from .partition import Numbering, RankPiece, bisect_cells, node_owners, partition_mesh
 
-__all__ = ["DistributedProblem", "box", "rectangle", "cut", "INSTALL_HINT", "petsc_available", "bisect_cells", "node_owners",
+__all__ = ["DistributedProblem", "box", "rectangle", "cut", "read", "INSTALL_HINT", "petsc_available", "bisect_cells", "node_owners",
            "partition_mesh", "Numbering", "RankPiece", "minimize_compliance", "TopologyResult",
            "cell_numbering", "filter_rows", "ghost_cells", "write_pvtu"]
 

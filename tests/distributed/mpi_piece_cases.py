@@ -3,16 +3,17 @@ set up on each rank's piece only (``femopt.distributed.box`` / ``rectangle`` / `
 no rank holds the whole mesh in the box cases) against femopt's serial solve and
 ``fo.gradient`` on the whole mesh. Every rank writes what it saw to ``<out>.<rank>.json``.
 
-    mpirun -n 2 python tests/distributed/mpi_piece_cases.py out [solve|newton|errors|newton,errors ...]
+    mpirun -n 2 python tests/distributed/mpi_piece_cases.py out [solve|newton|errors|read|newton,errors ...]
 """
 import json
 import sys
+from pathlib import Path
 
 import numpy as np
 
 import femopt as fo
 from femopt import functionals as F
-from femopt.distributed import DistributedProblem, box, cut, rectangle
+from femopt.distributed import DistributedProblem, box, cut, read, rectangle
 from femopt.errors import InputError
 from femopt.mesh import box as whole_box, rectangle as whole_rectangle
 from femopt.physics import HeatConduction, LinearElasticity, NeoHookean
@@ -96,6 +97,26 @@ def newton_cases():
                                                F.compliance())}
 
 
+def read_cases(folder):
+    """A mesh file read by rank 0 and sent out in pieces (tags included), solved."""
+    from petsc4py import PETSc
+
+    whole = whole_rectangle((2.0, 1.0), (17, 9), cell="quad8")
+    path = f"{folder}/plate.vtu"
+    if PETSc.COMM_WORLD.getRank() == 0:
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        fo.mesh.write(path, whole)
+    piece = read(path)
+    out = {"tags": sorted(piece.facet_tags), "natural": bool(np.array_equal(
+        piece.points, whole.points[piece.piece.natural_nodes]))}
+    out["heat/read/cg"] = _compare("heat", _heat, whole, piece, "cg", ["k"], F.compliance())
+    try:
+        read(f"{folder}/missing.vtu")
+    except InputError as error:
+        out["missing"] = str(error)
+    return out
+
+
 def error_cases():
     out = {}
     mesh = box((2.0, 1.0, 1.0), (4, 2, 2))
@@ -120,6 +141,9 @@ def main():
     which = [name for arg in sys.argv[2:] for name in arg.split(",")] or ["solve"]
     results = {}
     for name in which:
+        if name == "read":
+            results.update(read_cases(f"{out}.files"))
+            continue
         results.update({"solve": solve_cases, "newton": newton_cases, "errors": error_cases}[name]())
     from petsc4py import PETSc
 

@@ -45,8 +45,14 @@ def test_two_ranks_on_pieces_agree_with_the_serial_solve_and_gradient(tmp_path):
 
 @needs_petsc
 @needs_mpirun
-def test_two_ranks_on_pieces_newton_and_refusals(tmp_path):
-    first, second = run_helper(SCRIPT, tmp_path, "newton,errors", 2)
+def test_two_ranks_on_pieces_newton_reading_and_refusals(tmp_path):
+    first, second = run_helper(SCRIPT, tmp_path, "newton,errors,read", 2)
+    for result in (first, second):                    # a quad8 mesh file read by rank 0, sent in pieces
+        assert result["tags"] == ["xmax", "xmin", "ymax", "ymin"] and result["natural"]
+        solved = result["heat/read/cg"]
+        assert solved["n_local_cells"] < solved["n_cells"]
+        assert max(solved["local"], solved["all"], solved["value"], solved["grads"]["k"]) < TOLERANCE, solved
+        assert "rank 0 could not read" in result["missing"] and "no such file" in result["missing"]
     result = first["neo_hookean/box/direct"]
     assert result["local"] < TOLERANCE and result["all"] < TOLERANCE, result
     assert max(result["grads"].values()) < TOLERANCE and result["value"] < TOLERANCE, result
@@ -126,3 +132,30 @@ def _run_topology(tmp_path, work):
     process = run_mpi(2, [Path(__file__).with_name("mpi_piece_topology_cases.py"), out, work, "5"], timeout=300)
     assert process.returncode == 0, f"mpirun failed:\n{process.stdout[-3000:]}\n{process.stderr[-3000:]}"
     return [json.loads(Path(f"{out}.{rank}.json").read_text()) for rank in range(2)]
+
+
+def test_pack_and_unpack_keep_names_dtypes_shapes_and_values():
+    from femopt.distributed.transfer import pack, unpack
+
+    arrays = {"points": np.random.default_rng(0).standard_normal((5, 3)), "cells": np.arange(12).reshape(3, 4),
+              "flags": np.array([True, False]), "empty": np.zeros((0, 2), dtype=np.int64), "n": np.array(7),
+              "name with:colon": np.frombuffer("hex8".encode(), dtype=np.uint8)}
+    back = unpack(pack(arrays))
+    assert list(back) == list(arrays)
+    for name, value in arrays.items():
+        assert back[name].dtype == value.dtype and back[name].shape == value.shape
+        np.testing.assert_array_equal(back[name], value)
+    with pytest.raises(InputError, match="2\\^53"):
+        pack({"big": np.array([2 ** 60])})
+
+
+def test_read_on_one_rank_is_the_whole_mesh(tmp_path):
+    from femopt.distributed import read
+
+    whole = fo.mesh.rectangle((2.0, 1.0), (5, 3), cell="tri6")
+    fo.mesh.write(tmp_path / "plate.vtu", whole)
+    piece = read(tmp_path / "plate.vtu")
+    assert piece.piece is not None and piece.piece.n_ranks == 1 and piece.piece.n_owned == whole.n_nodes
+    np.testing.assert_array_equal(piece.points, whole.points)
+    np.testing.assert_array_equal(piece.cells, whole.cells)
+    assert sorted(piece.facet_tags) == ["xmax", "xmin", "ymax", "ymin"]

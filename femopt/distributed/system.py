@@ -187,7 +187,8 @@ class PetscSystem:
         mask, values = mask[self.local.local_dofs], full[self.local.local_dofs]
         if self.problem.mesh.piece is None:
             return mask, values
-        count, total, squares = (self._owned_sum(a).array for a in (mask.astype(float), values, values ** 2))
+        count, total, squares = (self._owned_sum(a).getArray(readonly=True).copy()
+                                 for a in (mask.astype(float), values, values ** 2))
         agreed = count > 0
         mean = np.where(agreed, total / np.maximum(count, 1.0), 0.0)
         mean_square = np.where(agreed, squares / np.maximum(count, 1.0), 0.0)

@@ -16,6 +16,8 @@ Every rank runs the loop on the design variables of its own cells (:mod:`.topolo
   primal–dual subproblem reduces its sums over the cells (``P @ v``, ``G diag(w) Gᵀ``,
   residual norms, the largest feasible step) across ranks, added in rank order, so every
   rank takes the same dual steps; its per-cell state is gathered into the checkpoint.
+* passive cells (``solid=`` / ``void=``, :mod:`.passive`) keep their entries of the
+  rank's design at 1 / 0: the optimizers step the active entries only;
 * convergence max|Δx| is a global maximum; the objective, constraint, change and grey
   level in the history are the same on every rank.
 * progress lines (``femopt.optimize``, as :func:`femopt.optimize.minimize`'s) come from
@@ -62,8 +64,9 @@ class TopologyResult:
     Attributes:
         x: the final design on the cells of ``problem.mesh`` (after the last update): the
             whole mesh's ``(n_cells,)`` in its cell order, on every rank — or, when the
-            problem is set up on a mesh piece, the piece's cells only.
-        density: its filtered densities, on the same cells.
+            problem is set up on a mesh piece, the piece's cells only. Passive cells hold
+            1 (solid) / 0 (void), also on the serial route.
+        density: its filtered densities (passive cells at 1 / 0), on the same cells.
         compliance: the compliance of the last evaluated design.
         volume_fraction: Σ v ρ / Σ v of ``density``.
         iterations, status, success, message, history: as :class:`~femopt.optimize.OptimizeResult`.
@@ -126,7 +129,7 @@ def minimize_compliance(problem, *, fraction: float, radius: float, interpolatio
                         method="oc", max_iterations: int = 200, tol_change: float = 0.01,
                         tol_feasibility: float = 1e-3, checkpoint=None, resume=False, check_fingerprint: bool = True,
                         report_every: int = 1, verbose: bool | None = None, solver: str = "cg", rtol: float = 1e-8,
-                        output=None) -> TopologyResult:
+                        output=None, solid=None, void=None) -> TopologyResult:
     """Minimize compliance subject to a volume fraction, with a density filter.
 
     Args:
@@ -147,9 +150,16 @@ def minimize_compliance(problem, *, fraction: float, radius: float, interpolatio
         output: a ``.pvtu`` path: the final density and the last displacement are
             written there for ParaView (:func:`~femopt.distributed.output.write_pvtu`;
             a ``.vtu`` on the serial route).
+        solid, void: passive cells, held at density 1 / 0 and not designed, as
+            :class:`~femopt.design.DensityDesign`'s: a predicate on cell centroids (each
+            rank applies it to its cells: the portable form), a cell tag name, or a
+            boolean mask / ids over the cells of ``problem.mesh`` (on a piece, the
+            piece's cells). The volume constraint counts them (solid ones as material);
+            the grey level and max|Δx| are over the active cells.
 
     Raises:
-        InputError: bad arguments (named); CheckpointError: as ``minimize``.
+        InputError: bad arguments (named), on every rank alike — also a cell both solid
+            and void, or no active cell; CheckpointError: as ``minimize``.
     """
     check_resume_arguments(checkpoint, resume, check_fingerprint)
     if max_iterations < 1:
@@ -162,14 +172,15 @@ def minimize_compliance(problem, *, fraction: float, radius: float, interpolatio
             _log.info("petsc4py is not installed: femopt's serial route")
             return serial_minimize_compliance(problem, fraction, radius, interpolation, parameter, optimizer,
                                               max_iterations, tol_change, tol_feasibility, checkpoint, resume,
-                                              check_fingerprint, report_every, verbose, output)
+                                              check_fingerprint, report_every, verbose, output, solid=solid,
+                                              void=void)
         from .problem import DistributedProblem
 
         problem = DistributedProblem(problem, solver=solver, rtol=rtol)
     from .topology import DistributedCompliance
 
     compliance = DistributedCompliance(problem, radius=radius, fraction=fraction, interpolation=interpolation,
-                                       parameter=parameter)
+                                       parameter=parameter, solid=solid, void=void)
     root = compliance.layout.rank == 0
     with progress_output(verbose if root else False):
         return _run(compliance, optimizer, max_iterations, tol_change, tol_feasibility, checkpoint, resume,
@@ -179,14 +190,15 @@ def minimize_compliance(problem, *, fraction: float, radius: float, interpolatio
 def _meta(compliance, optimizer):
     name, settings = type(optimizer).__name__, optimizer.options()
     n = compliance.layout.n_cells
-    run = {"method": name, "design variables": str(n), "constraints": "1", "bounds": "[0, 1]",
-           "objective": "DistributedCompliance"}
+    run = {"method": name, "design variables": str(compliance.passive.counts[2] if compliance.passive.any else n),
+           "constraints": "1", "bounds": "[0, 1]", "objective": "DistributedCompliance"}
     run.update({f"option {k}": describe(v) for k, v in sorted(settings.items())})
     dp = compliance.problem
     own = {"compliance": f"parameter {compliance.parameter!r}, interpolation {describe(compliance.interpolation)}, "
                          f"filter radius {describe(compliance.filter.radius)}, volume fraction "
                          f"{describe(compliance.fraction)}",
-           "linear solver": f"{dp.solver}, rtol {describe(dp.tolerances['rtol'])}"}
+           "linear solver": f"{dp.solver}, rtol {describe(dp.tolerances['rtol'])}",
+           **compliance.passive.fingerprint()}
     if compliance.layout.on_pieces:
         from .fingerprint import piece_fingerprint
 
@@ -217,12 +229,14 @@ def _run(compliance, optimizer, max_iterations, tol_change, tol_feasibility, che
     mma = isinstance(optimizer, MMA)
     if mma:                      # each rank steps its own cells; sums over cells are reduced
         optimizer = optimizer.with_reductions(_CellSums(layout))
-    lower, upper = np.zeros(layout.n_own), np.ones(layout.n_own)
+    active = compliance.active            # the optimizer steps these entries; passive ones stay
+    lower, upper = np.zeros(int(active.sum())), np.ones(int(active.sum()))
     state = optimizer.init_state(layout.n_own, 1) if mma else {}
     x, iteration, history = compliance.initial(), 0, History(1)
     saved = _start(layout, checkpoint, resume, meta, check_fingerprint)
     if saved is not None:
         x, iteration = np.array(saved.x[layout.natural_cells]), saved.iteration
+        x[compliance.passive.solid], x[compliance.passive.void] = 1.0, 0.0
         history = History.from_arrays(saved.history, 1)
         state.update({k: (np.array(v[layout.natural_cells]) if np.ndim(v) == 1 and len(v) == n else np.array(v))
                       for k, v in saved.state.items()})
@@ -237,11 +251,12 @@ def _run(compliance, optimizer, max_iterations, tol_change, tol_feasibility, che
         f, df, g, dg = compliance(x)
         rho = compliance.last["rho"]
         t_update = time.perf_counter()
+        x_next = x.copy()
         if mma:
-            x_next = optimizer.step(iteration, x, Evaluation(f, df, np.array([g]), dg[None, :]), lower, upper,
-                                    state, None)
+            x_next[active] = _active_step(optimizer, iteration, x, Evaluation(f, df, np.array([g]), dg[None, :]),
+                                          lower, upper, state, active)
         else:
-            x_next = oc_step(optimizer, x, df, dg, compliance.volume)
+            x_next[active] = oc_step(optimizer, x[active], df[active], dg[active], compliance.active_volume)
         t_update = time.perf_counter() - t_update
         change = layout.max(float(np.max(np.abs(x_next - x))) if x.size else 0.0)
         grey = compliance.grey_level(rho)
@@ -289,6 +304,22 @@ def _result(compliance, x, history, status, message, timings, output):
     return TopologyResult(x=x, density=rho, compliance=last, volume_fraction=volume, cells=cells,
                           iterations=len(history), status=status, success=status == "converged", message=message,
                           history=history, timings=timings, ranks=layout.size)
+
+
+def _active_step(optimizer, iteration, x, evaluation, lower, upper, state, active):
+    """MMA's step on the active entries of the own cells; its per-cell state is kept over
+    all own cells (passive entries 0), as the checkpoint gathers it."""
+    per_cell = [k for k, v in state.items() if np.ndim(v) == 1]
+    part = {k: (v[active] if k in per_cell else v) for k, v in state.items()}
+    step = Evaluation(evaluation.f, evaluation.df[active], evaluation.g, evaluation.dg[:, active])
+    x_active = optimizer.step(iteration, x[active], step, lower, upper, part, None)
+    for k, v in part.items():
+        if k in per_cell:
+            full = np.zeros(x.size)
+            full[active] = v
+            v = full
+        state[k] = v
+    return x_active
 
 
 class _CellSums:

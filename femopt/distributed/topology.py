@@ -3,7 +3,9 @@ the design variables of each rank's own cells.
 
 One evaluation at the own part ``x`` of the design:
 
-1. densities ρ = W x by the distributed filter (:mod:`.filter`);
+1. densities ρ = W x by the distributed filter (:mod:`.filter`), then the passive cells'
+   (:mod:`.passive`) forced to 1 (solid) / 0 (void) — their entries of ``x`` are held at
+   the same values and are no design variables;
 2. the property E(ρ) (SIMP / RAMP) of the own cells, passed to
    :meth:`DistributedProblem.solve` as a per-cell field. Each rank reads only its own
    cells' entries of a per-cell field, so the rank's array holds its own values and a
@@ -12,10 +14,14 @@ One evaluation at the own part ``x`` of the design:
    on their facets) and the point loads on the nodes it owns; one global sum;
 4. dC/dE_e = −u_eᵀ K_e u_e with K_e the own cell's matrix at unit property (built once
    with femopt's element kernels on the rank's local mesh; u_e from the rank's local
-   displacement, ghosts included), then dC/dx = Wᵀ(dC/dE ⊙ dE/dρ);
-5. the volume constraint g = Σ v_e ρ_e / (f V) − 1 and its gradient Wᵀ v / (f V),
-   which does not change: the volume is linear in x, g = (Wᵀv/(fV))·x − 1, one global
-   sum per evaluation (the optimality-criteria bisection relies on this).
+   displacement, ghosts included), then dC/dx = Wᵀ(dC/dE ⊙ dE/dρ ⊙ a), with a the
+   active cells' indicator (a passive cell's density does not depend on x);
+5. the volume constraint g = Σ v_e ρ_e / (f V) − 1 over all cells (passive solid
+   included, as the serial ``VolumeConstraint``) and its gradient Wᵀ(a ⊙ v) / (f V),
+   which does not change: the volume is affine in x, one global sum per evaluation
+   (the optimality-criteria bisection relies on this).
+
+The gradients' entries of passive cells are 0.
 
 The construction checks, on the rank's cells, that the problem's local tangent is
 Σ_e s_e K_e at a random field and that the loads do not depend on the property: a physics
@@ -35,6 +41,7 @@ from ..design.projection import SIMP
 from ..errors import InputError
 from .cells import CellLayout
 from .filter import DistributedFilter
+from .passive import PassiveCells
 
 __all__ = ["DistributedCompliance", "unit_cell_matrices"]
 
@@ -79,20 +86,26 @@ class DistributedCompliance:
         fraction: the volume fraction bound of the constraint.
         interpolation: ``SIMP(...)`` (default penalty 3, E0 = 1, Emin = 1e-9) or ``RAMP(...)``.
         parameter: the per-cell parameter the interpolated property sets (``"E"``, ``"k"``).
+        solid, void: passive cells held at density 1 / 0 (:mod:`.passive`: a predicate on
+            centroids, a cell tag, or a mask / ids over ``problem.problem.mesh``'s cells).
 
     Attributes:
         layout: the :class:`~femopt.distributed.cells.CellLayout` (own cells, reductions).
         filter: the :class:`~femopt.distributed.filter.DistributedFilter`.
+        passive: the :class:`~femopt.distributed.passive.PassiveCells`; ``active``
+            ``(n_own,)`` its mask of the own cells that are design variables.
         timings: seconds per phase, accumulated: ``solve`` (assembly and KSP),
             ``gradient``, ``filter``; reset with ``timings.clear()``.
         last: ``{"rho", "E", "compliance"}`` of the last evaluation (own parts).
 
     Raises:
         InputError: a fraction outside (0, 1], an unknown parameter, prescribed non-zero
-            values, a stiffness not linear in the parameter or loads depending on it.
+            values, a stiffness not linear in the parameter or loads depending on it, a bad
+            solid / void selection, a cell both solid and void, no active cell.
     """
 
-    def __init__(self, problem, *, radius: float, fraction: float, interpolation=None, parameter: str = "E"):
+    def __init__(self, problem, *, radius: float, fraction: float, interpolation=None, parameter: str = "E",
+                 solid=None, void=None):
         serial = problem.problem
         if not 0.0 < fraction <= 1.0:
             raise InputError(f"volume fraction must be in (0, 1], got {fraction!r}")
@@ -105,6 +118,8 @@ class DistributedCompliance:
         self.fraction = float(fraction)
         self.interpolation = interpolation or SIMP()
         self.layout = CellLayout(problem)
+        self.passive = PassiveCells(serial.mesh, self.layout, solid, void)
+        self.active = self.passive.active
         self.filter = DistributedFilter(serial.mesh, radius, self.layout)
         self.timings: dict[str, float] = {}
         self.last: dict = {}
@@ -116,7 +131,16 @@ class DistributedCompliance:
         self._point_force = serial.external_point_forces(serial.parameters())[owned]
         total = self.layout.sum(float(self.filter.volumes.sum()))
         self.volume_weights = self.filter.volumes / (total * self.fraction)   # g = Σ w ρ − 1
-        self.volume_gradient = self.filter.transpose(self.volume_weights)    # Wᵀ w: dg/dx, constant
+        active, passive = self.active, self.passive
+        # g(x) = (Wᵀ(a ⊙ w))·x + Σ_solid w − 1: the passive entries of x are constants
+        volume_map = self.filter.transpose(np.where(active, self.volume_weights, 0.0))
+        self._active_map = volume_map[active]
+        self._volume_offset = 0.0
+        if passive.any:
+            self._volume_offset = self.layout.sum(float(volume_map[passive.solid].sum())
+                                                  + float(self.volume_weights[passive.solid].sum()))
+        self.volume_gradient = np.where(active, volume_map, 0.0)             # dg/dx, constant
+        self._active_volume = self.layout.sum(float(self.filter.volumes[active].sum()))
         _fresh_gamg_interpolation(problem)
         self._interp = jax.jit(lambda rho: jax.jvp(self.interpolation, (rho,), (jnp.ones_like(rho),)))
 
@@ -164,24 +188,32 @@ class DistributedCompliance:
 
     # -- evaluations -------------------------------------------------------------------------
     def initial(self) -> np.ndarray:
-        """The uniform start ``(n_own,)`` at the volume fraction (as top88)."""
-        return np.full(self.layout.n_own, self.fraction)
+        """The start ``(n_own,)``: the volume fraction on the active cells (as top88 and
+        the serial ``DensityDesign.initial``), 1 on solid and 0 on void cells."""
+        return self.passive.raw(self.fraction)
 
     def density(self, x) -> np.ndarray:
-        """ρ = W x of the own cells. Collective."""
+        """ρ = W x of the own cells, the passive ones forced to 1 / 0. Collective."""
         t0 = time.perf_counter()
-        rho = self.filter(x)
+        rho = self.passive.force(self.filter(x))
         self._tick("filter", t0)
         return rho
 
     def volume(self, x) -> float:
-        """g(x) = Σ v ρ / (f V) − 1, the same on every rank. Collective."""
-        return self.layout.dot(self.volume_gradient, x) - 1.0
+        """g(x) = Σ v ρ / (f V) − 1 at the own part ``x (n_own,)``, the same on every
+        rank. Collective."""
+        return self.active_volume(np.asarray(x)[self.active])
+
+    def active_volume(self, y) -> float:
+        """g at the design whose active own entries are ``y`` (the passive ones at their
+        fixed values): what the optimality-criteria bisection evaluates. Collective."""
+        return self.layout.dot(self._active_map, y) + self._volume_offset - 1.0
 
     def grey_level(self, rho) -> float:
-        """4 Σ v ρ(1 − ρ) / Σ v over all cells, from the own densities. Collective."""
-        v = self.filter.volumes
-        return 4.0 * self.layout.sum(float(v @ (rho * (1.0 - rho)))) / self.layout.sum(float(v.sum()))
+        """4 Σ v ρ(1 − ρ) / Σ v over the active cells (as ``DensityDesign.grey_level``),
+        from the own densities. Collective."""
+        v, rho = self.filter.volumes[self.active], rho[self.active]
+        return 4.0 * self.layout.sum(float(v @ (rho * (1.0 - rho)))) / self._active_volume
 
     def __call__(self, x):
         """``(C, dC/dx (n_own,), g, dg/dx (n_own,))`` at the own part ``x`` of the design.
@@ -199,10 +231,10 @@ class DistributedCompliance:
         u = self.problem.local_field()
         owned = u[:self.problem.n_owned_dofs]
         compliance = self.layout.sum(float(self._force @ u) + float(self._point_force @ owned))
-        property_bar = -self._cell_energies(u) * dE
+        property_bar = np.where(self.active, -self._cell_energies(u) * dE, 0.0)
         self._tick("gradient", t0)
         t0 = time.perf_counter()
-        gradient = self.filter.transpose(property_bar)
+        gradient = np.where(self.active, self.filter.transpose(property_bar), 0.0)
         self._tick("filter", t0)
         g = self.layout.dot(self.volume_weights, rho) - 1.0
         self.last = {"rho": rho, "E": E, "compliance": compliance}

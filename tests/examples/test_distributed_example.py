@@ -14,10 +14,21 @@ from femopt.distributed import INSTALL_HINT, petsc_available
 from femopt.distributed.launch import find_mpirun, run_mpi
 
 
-def test_small_run_in_this_process(tmp_path, monkeypatch):
+@pytest.fixture(scope="module")
+def small_run(tmp_path_factory):
+    """The example's small run in this process (one rank, or the serial route), once."""
+    folder = tmp_path_factory.mktemp("distributed_example")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("FEMOPT_EXAMPLE_SIZE", "small")
+        patch.chdir(folder)
+        result = load("distributed_cantilever").main()
+    return folder, result
+
+
+def test_small_run_in_this_process(small_run, monkeypatch):
+    tmp_path, result = small_run
     monkeypatch.setenv("FEMOPT_EXAMPLE_SIZE", "small")
     monkeypatch.chdir(tmp_path)
-    result = load("distributed_cantilever").main()
     assert result.iterations == 10
     assert result.history.objective[-1] < 0.6 * result.history.objective[0]
     assert result.volume_fraction <= 0.3 + 1e-3
@@ -31,7 +42,7 @@ def test_small_run_in_this_process(tmp_path, monkeypatch):
 
 @pytest.mark.skipif(not petsc_available(), reason=f"petsc4py is not installed: {INSTALL_HINT}")
 @pytest.mark.skipif(find_mpirun() is None, reason=f"mpirun is not on PATH: {INSTALL_HINT}")
-def test_two_ranks_give_the_one_rank_design(tmp_path):
+def test_two_ranks_give_the_one_rank_design(tmp_path, small_run):
     script = tmp_path / "run.py"
     script.write_text(
         "import json, sys\n"
@@ -41,8 +52,10 @@ def test_two_ranks_give_the_one_rank_design(tmp_path):
         "r = example.run((12, 6, 6), max_iterations=10, output_dir=sys.argv[1])\n"
         "json.dump({'compliance': r.compliance, 'x': r.x.tolist(), 'cells': r.cells.tolist(), 'ranks': r.ranks},\n"
         "          open(f'{sys.argv[2]}.{PETSc.COMM_WORLD.getRank()}', 'w'))\n")
-    designs, compliances = [], []
-    for ranks in (1, 2):
+    _, alone = small_run                               # one rank, in this process
+    assert alone.ranks == 1 and alone.cells.size == 12 * 6 * 6
+    designs, compliances = [np.asarray(alone.x)[np.argsort(alone.cells)]], [alone.compliance]
+    for ranks in (2,):
         out = tmp_path / f"r{ranks}.json"
         process = run_mpi(ranks, [script, tmp_path / f"out{ranks}", out], timeout=300,
                           env=dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[2])))
@@ -55,6 +68,6 @@ def test_two_ranks_give_the_one_rank_design(tmp_path):
         assert ranks == 1 or len(parts[0]["x"]) < x.size
         designs.append(x)
         compliances.append(parts[0]["compliance"])
-    assert abs(compliances[1] / compliances[0] - 1) < 1e-6
+    assert abs(compliances[1] / compliances[0] - 1) < 1e-6         # two ranks give the one-rank design
     np.testing.assert_allclose(designs[1], designs[0], atol=1e-6)
     assert (tmp_path / "out2" / "distributed_cantilever" / "design.pvtu").exists()

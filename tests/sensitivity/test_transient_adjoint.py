@@ -15,11 +15,17 @@ from femopt.sensitivity import revolve_forward_steps, taylor_test, transient_dir
 RNG = np.random.default_rng(7)
 
 
+def conductivity(T, k, beta):
+    """k(T) of the nonlinear case: one function for every test, so that its kernels
+    compile once per session (a law's kernels are keyed by its conductivity function)."""
+    return k * (1 + beta * T)
+
+
 def heat_problem(nonlinear=False, n=(6, 3)):
     mesh = fo.mesh.rectangle(size=(1.0, 0.5), shape=n, cell="quad4")
     k = fo.cell_field(np.linspace(1.0, 2.0, mesh.n_cells))
     if nonlinear:
-        physics = fo.physics.HeatConduction(k=k, beta=0.3, conductivity=lambda T, k, beta: k * (1 + beta * T))
+        physics = fo.physics.HeatConduction(k=k, beta=0.3, conductivity=conductivity)
     else:
         physics = fo.physics.HeatConduction(k=k)
     problem = fo.Problem(mesh, physics)

@@ -21,6 +21,7 @@ from femopt.distributed import DistributedProblem, box, minimize_compliance
 from femopt.distributed.cells import CellLayout
 from femopt.errors import CheckpointError, InputError
 from femopt.optimize.base import OptimizationError
+from mpi_piece_topology_cases import cantilever     # the 12x4x4 cantilever of the pieces cases
 
 SHAPE, FRACTION, RADIUS, OC_ITERATIONS, MMA_ITERATIONS = (12, 4, 4), 0.3, 1.5, 8, 3
 SIMP = fd.SIMP(3.0, 1.0, 1e-9)
@@ -35,14 +36,6 @@ def void(c):
     """A block in the middle of the beam, half its width (a void slab across the whole
     width, at Emin = 1e-9, slows CG + GAMG to thousands of iterations)."""
     return (c[:, 0] > 4.0) & (c[:, 0] < 7.0) & (c[:, 2] > 1.0) & (c[:, 2] < 3.0) & (c[:, 1] < 2.0)
-
-
-def cantilever(mesh):
-    """Clamped at x = 0, unit load along the bottom edge of the free end."""
-    problem = fo.Problem(mesh, fo.physics.LinearElasticity(E=1.0, nu=0.3), linear_solver="direct")
-    problem.fix("xmin")
-    problem.point_load(lambda x: np.isclose(x[:, 0], SHAPE[0]) & np.isclose(x[:, 2], 0.0), [0.0, 0.0, -1.0])
-    return problem
 
 
 def serial_design(mesh):
